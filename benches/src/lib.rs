@@ -1,0 +1,1 @@
+//! criterion micro-benchmarks for memkit live in `benches/`; this library is empty on purpose.

@@ -1,0 +1,1 @@
+//! The `#[profile_function]` attribute for mem-profile.

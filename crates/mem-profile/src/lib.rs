@@ -1,0 +1,1 @@
+//! Counting global allocator, memory profiling sessions, leak detection and HTML/JSON reports.
