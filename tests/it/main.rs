@@ -1,3 +1,3 @@
 //! Cross-crate end-to-end tests: one binary, one module per area.
 
-mod monitor;
+mod facade;

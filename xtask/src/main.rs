@@ -1,2 +1,55 @@
-//! `cargo xtask bench`: measures the seed's tables on this machine.
-fn main() {}
+//! `cargo xtask bench`: generates data, runs each scenario in a child process and prints the
+//! original guide's tables with every figure measured in this run.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool prints its results"
+)]
+#![allow(missing_docs, reason = "internal automation, not a published crate")]
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask", about = "memkit automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Measure the guide's tables on this machine.
+    Bench(bench::BenchArgs),
+    /// Run one scenario (used by `bench` in child processes).
+    #[command(hide = true)]
+    Scenario {
+        name: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Bench(args) => bench::run(&args),
+        Cmd::Scenario { name, args } => bench::scenarios::run_child(&name, &args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}

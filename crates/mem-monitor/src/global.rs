@@ -2,9 +2,9 @@
 
 use std::sync::OnceLock;
 
-use crate::monitor::MemoryMonitor;
-use crate::stats::{memory_stats, MemoryStats};
 use crate::MonitorError;
+use crate::monitor::MemoryMonitor;
+use crate::stats::{MemoryStats, memory_stats};
 
 static GLOBAL: OnceLock<MemoryMonitor> = OnceLock::new();
 

@@ -7,7 +7,9 @@ use crate::bytes::GIB;
 /// How much memory pressure the process is under.
 ///
 /// Ordered: `Low < Medium < High`. Serialized in lower case (`"low"`, `"medium"`, `"high"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PressureLevel {
     /// Normal operation.
@@ -173,7 +175,10 @@ mod tests {
 
     #[test]
     fn serializes_lowercase() {
-        assert_eq!(serde_json::to_string(&PressureLevel::High).unwrap(), "\"high\"");
+        assert_eq!(
+            serde_json::to_string(&PressureLevel::High).unwrap(),
+            "\"high\""
+        );
     }
 
     proptest! {

@@ -34,11 +34,13 @@ pub mod parse;
 mod sampler;
 mod stats;
 
-pub use bytes::{bytes_to_mb, format_bytes, mb_to_bytes, GIB, KIB, MIB};
+pub use bytes::{GIB, KIB, MIB, bytes_to_mb, format_bytes, mb_to_bytes};
 pub use error::MonitorError;
-pub use global::{get_memory_monitor, get_memory_stats, start_memory_monitoring, stop_memory_monitoring};
+pub use global::{
+    get_memory_monitor, get_memory_stats, start_memory_monitoring, stop_memory_monitoring,
+};
 pub use hook::PressureHook;
 pub use level::{PressureLevel, Thresholds};
 pub use monitor::{MemoryMonitor, MemoryMonitorBuilder, PressureEvent};
 pub use sampler::sample_via_sysinfo;
-pub use stats::{memory_stats, memory_stats_with, MemoryStats};
+pub use stats::{MemoryStats, memory_stats, memory_stats_with};

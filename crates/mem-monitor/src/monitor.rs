@@ -8,9 +8,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 
-use crate::level::{PressureLevel, Thresholds};
-use crate::stats::{memory_stats_with, MemoryStats};
 use crate::MonitorError;
+use crate::level::{PressureLevel, Thresholds};
+use crate::stats::{MemoryStats, memory_stats_with};
 
 /// A change of pressure level, as published to subscribers and callbacks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +116,9 @@ fn validate_thresholds(t: &Thresholds) -> Result<(), MonitorError> {
     if ok {
         Ok(())
     } else {
-        Err(MonitorError::InvalidConfig("thresholds: Medium must not lie above High".to_owned()))
+        Err(MonitorError::InvalidConfig(
+            "thresholds: Medium must not lie above High".to_owned(),
+        ))
     }
 }
 
@@ -282,7 +284,9 @@ impl MemoryMonitor {
     where
         F: Fn(&PressureEvent) + Send + Sync + 'static,
     {
-        lock(&self.shared.observers).callbacks.push(Arc::new(callback));
+        lock(&self.shared.observers)
+            .callbacks
+            .push(Arc::new(callback));
     }
 
     /// Replaces the thresholds; the next sample is classified under them.
@@ -344,7 +348,12 @@ impl Shared {
             let to = if state.samples == 0 {
                 stats.level
             } else {
-                thresholds.classify_with_hysteresis(stats.process_rss_bytes, stats.system_used_percent, from, hysteresis)
+                thresholds.classify_with_hysteresis(
+                    stats.process_rss_bytes,
+                    stats.system_used_percent,
+                    from,
+                    hysteresis,
+                )
             };
             stats.level = to;
             state.level = to;
@@ -353,13 +362,21 @@ impl Shared {
                 state.history.pop_front();
             }
             state.history.push_back(stats.clone());
-            if state.peak.as_ref().is_none_or(|p| stats.process_rss_bytes > p.process_rss_bytes) {
+            if state
+                .peak
+                .as_ref()
+                .is_none_or(|p| stats.process_rss_bytes > p.process_rss_bytes)
+            {
                 state.peak = Some(stats.clone());
             }
             state.current = Some(stats.clone());
             (from != to).then(|| {
                 state.level_changes += 1;
-                PressureEvent { from, to, stats: stats.clone() }
+                PressureEvent {
+                    from,
+                    to,
+                    stats: stats.clone(),
+                }
             })
         };
         if let Some(event) = event {
@@ -378,14 +395,17 @@ impl Shared {
         );
         let callbacks = {
             let mut obs = lock(&self.observers);
-            obs.subscribers.retain(|tx| match tx.try_send(event.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    tracing::warn!("a pressure subscriber is not keeping up; event dropped for it");
-                    true
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            });
+            obs.subscribers
+                .retain(|tx| match tx.try_send(event.clone()) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_)) => {
+                        tracing::warn!(
+                            "a pressure subscriber is not keeping up; event dropped for it"
+                        );
+                        true
+                    }
+                    Err(TrySendError::Disconnected(_)) => false,
+                });
             obs.callbacks.clone()
         };
         for cb in callbacks {
@@ -400,23 +420,49 @@ mod tests {
 
     #[test]
     fn builder_rejects_bad_settings() {
-        assert!(MemoryMonitor::builder().interval(Duration::ZERO).build().is_err());
-        assert!(MemoryMonitor::builder().history_capacity(0).build().is_err());
+        assert!(
+            MemoryMonitor::builder()
+                .interval(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+        assert!(
+            MemoryMonitor::builder()
+                .history_capacity(0)
+                .build()
+                .is_err()
+        );
         assert!(MemoryMonitor::builder().hysteresis(0.9).build().is_err());
-        let inverted = Thresholds { process_medium_bytes: 10, process_high_bytes: 5, ..Thresholds::default() };
-        assert!(MemoryMonitor::builder().thresholds(inverted).build().is_err());
+        let inverted = Thresholds {
+            process_medium_bytes: 10,
+            process_high_bytes: 5,
+            ..Thresholds::default()
+        };
+        assert!(
+            MemoryMonitor::builder()
+                .thresholds(inverted)
+                .build()
+                .is_err()
+        );
     }
 
     #[test]
     fn history_is_bounded_and_peak_tracked() {
-        let m = MemoryMonitor::builder().history_capacity(3).build().unwrap();
+        let m = MemoryMonitor::builder()
+            .history_capacity(3)
+            .build()
+            .unwrap();
         for _ in 0..5 {
             m.sample_now().unwrap();
         }
         assert_eq!(m.history().len(), 3);
         assert_eq!(m.counters().0, 5);
         let peak = m.peak().unwrap();
-        assert!(m.history().iter().all(|s| s.process_rss_bytes <= peak.process_rss_bytes));
+        assert!(
+            m.history()
+                .iter()
+                .all(|s| s.process_rss_bytes <= peak.process_rss_bytes)
+        );
     }
 
     #[test]
@@ -443,12 +489,18 @@ mod tests {
 
     #[test]
     fn drop_stops_the_thread() {
-        let m = MemoryMonitor::builder().interval(Duration::from_millis(5)).build().unwrap();
+        let m = MemoryMonitor::builder()
+            .interval(Duration::from_millis(5))
+            .build()
+            .unwrap();
         m.start().unwrap();
         m.start().unwrap(); // idempotent
         assert!(m.is_running());
         let weak = Arc::downgrade(&m.shared);
         drop(m);
-        assert!(weak.upgrade().is_none(), "the thread's reference was released: it has ended");
+        assert!(
+            weak.upgrade().is_none(),
+            "the thread's reference was released: it has ended"
+        );
     }
 }

@@ -14,7 +14,8 @@ pub fn statm(text: &str) -> Option<(u64, u64)> {
 /// `MemAvailable`; then `MemFree + Buffers + Cached` stands in for it.
 #[must_use]
 pub fn meminfo(text: &str) -> Option<(u64, u64)> {
-    let (mut total, mut available, mut free, mut buffers, mut cached) = (None, None, None, None, None);
+    let (mut total, mut available, mut free, mut buffers, mut cached) =
+        (None, None, None, None, None);
     for line in text.lines() {
         let Some((key, rest)) = line.split_once(':') else {
             continue;
@@ -35,7 +36,9 @@ pub fn meminfo(text: &str) -> Option<(u64, u64)> {
     let total = total?;
     let available = match available {
         Some(a) => a,
-        None => free?.saturating_add(buffers.unwrap_or(0)).saturating_add(cached.unwrap_or(0)),
+        None => free?
+            .saturating_add(buffers.unwrap_or(0))
+            .saturating_add(cached.unwrap_or(0)),
     };
     Some((total, available.min(total)))
 }
@@ -53,7 +56,9 @@ fn kib_value(rest: &str) -> Option<u64> {
 /// `/proc/self/cgroup`: the cgroup v2 path of this process (the `0::` line), if any.
 #[must_use]
 pub fn cgroup_v2_path(text: &str) -> Option<&str> {
-    text.lines().find_map(|line| line.strip_prefix("0::")).map(str::trim)
+    text.lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .map(str::trim)
 }
 
 /// A cgroup v2 `memory.max`: `Some(None)` for `max` (no limit), `Some(Some(bytes))` for a
@@ -109,7 +114,10 @@ mod tests {
 
     #[test]
     fn meminfo_total_and_available() {
-        assert_eq!(meminfo(MEMINFO), Some((24_567_890 * 1024, 20_000_000 * 1024)));
+        assert_eq!(
+            meminfo(MEMINFO),
+            Some((24_567_890 * 1024, 20_000_000 * 1024))
+        );
         let old = "MemTotal: 100 kB\nMemFree: 10 kB\nBuffers: 5 kB\nCached: 20 kB\n";
         assert_eq!(meminfo(old), Some((100 * 1024, 35 * 1024)));
         assert_eq!(meminfo("MemTotal: lots kB\n"), None);
@@ -118,7 +126,10 @@ mod tests {
 
     #[test]
     fn cgroup_files() {
-        assert_eq!(cgroup_v2_path("0::/user.slice/session-1.scope\n"), Some("/user.slice/session-1.scope"));
+        assert_eq!(
+            cgroup_v2_path("0::/user.slice/session-1.scope\n"),
+            Some("/user.slice/session-1.scope")
+        );
         assert_eq!(cgroup_v2_path("12:memory:/docker/abc\n"), None);
         assert_eq!(cgroup_limit("max\n"), Some(None));
         assert_eq!(cgroup_limit("536870912\n"), Some(Some(536_870_912)));
@@ -142,10 +153,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("memory.max");
         std::fs::write(&path, "max\n").unwrap();
-        assert_eq!(cgroup_limit(&std::fs::read_to_string(&path).unwrap()), Some(None));
+        assert_eq!(
+            cgroup_limit(&std::fs::read_to_string(&path).unwrap()),
+            Some(None)
+        );
         std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
         // Not UTF-8: the reader turns this into `None` before parsing; lossy text parses to None too.
-        assert_eq!(cgroup_limit(&String::from_utf8_lossy(&std::fs::read(&path).unwrap())), None);
+        assert_eq!(
+            cgroup_limit(&String::from_utf8_lossy(&std::fs::read(&path).unwrap())),
+            None
+        );
     }
 
     proptest! {

@@ -2,8 +2,8 @@
 //! into stack buffers (no allocation on the sampling path). Elsewhere, or when `/proc` is not
 //! readable: `sysinfo`.
 
-use crate::stats::RawSample;
 use crate::MonitorError;
+use crate::stats::RawSample;
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -47,9 +47,14 @@ mod linux {
                 statm: open(Path::new("/proc/self/statm")),
                 meminfo: open(Path::new("/proc/meminfo")),
                 cgroup_max: cgroup.as_ref().and_then(|d| open(&d.join("memory.max"))),
-                cgroup_current: cgroup.as_ref().and_then(|d| open(&d.join("memory.current"))),
+                cgroup_current: cgroup
+                    .as_ref()
+                    .and_then(|d| open(&d.join("memory.current"))),
                 psi: open(Path::new("/proc/pressure/memory")),
-                page_size: u64::try_from(page_size).ok().filter(|&p| p > 0).unwrap_or(4096),
+                page_size: u64::try_from(page_size)
+                    .ok()
+                    .filter(|&p| p > 0)
+                    .unwrap_or(4096),
             }
         })
     }
@@ -82,10 +87,13 @@ mod linux {
             let mut big = [0u8; 512];
             let text = read(self.meminfo.as_ref(), &mut big).map(trim_to_last_line)?;
             (out.system_total_bytes, out.system_available_bytes) = parse::meminfo(text)?;
-            if let Some(limit) = read(self.cgroup_max.as_ref(), &mut buf).and_then(parse::cgroup_limit) {
+            if let Some(limit) =
+                read(self.cgroup_max.as_ref(), &mut buf).and_then(parse::cgroup_limit)
+            {
                 out.cgroup_limit_bytes = limit;
             }
-            out.cgroup_usage_bytes = read(self.cgroup_current.as_ref(), &mut buf).and_then(parse::cgroup_usage);
+            out.cgroup_usage_bytes =
+                read(self.cgroup_current.as_ref(), &mut buf).and_then(parse::cgroup_usage);
             if let Some((some, full)) = read(self.psi.as_ref(), &mut buf).and_then(parse::psi) {
                 out.psi_some_avg10 = Some(some);
                 out.psi_full_avg10 = full;
@@ -105,8 +113,14 @@ fn sysinfo_sample() -> Result<RawSample, MonitorError> {
     let mut sys = System::new().map_err(|_| MonitorError::Unavailable("system memory"))?;
     sys.refresh_memory();
     let pid = Pid::from_u32(std::process::id());
-    sys.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, ProcessRefreshKind::nothing().with_memory());
-    let process = sys.process(pid).ok_or(MonitorError::Unavailable("process memory"))?;
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing().with_memory(),
+    );
+    let process = sys
+        .process(pid)
+        .ok_or(MonitorError::Unavailable("process memory"))?;
     Ok(RawSample {
         process_rss_bytes: process.memory(),
         process_virtual_bytes: process.virtual_memory(),

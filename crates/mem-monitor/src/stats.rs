@@ -106,7 +106,9 @@ impl RawSample {
         let system_used_percent = match (self.cgroup_limit_bytes, self.cgroup_usage_bytes) {
             (Some(limit), Some(usage)) if limit > 0 => usage as f64 * 100.0 / limit as f64,
             _ if self.system_total_bytes > 0 => {
-                let used = self.system_total_bytes.saturating_sub(self.system_available_bytes);
+                let used = self
+                    .system_total_bytes
+                    .saturating_sub(self.system_available_bytes);
                 used as f64 * 100.0 / self.system_total_bytes as f64
             }
             _ => 0.0,
@@ -172,14 +174,23 @@ mod tests {
         };
         let s = raw.into_stats(&Thresholds::default());
         assert!((s.system_used_percent - 50.0).abs() < 1e-9);
-        let no_limit = RawSample { cgroup_limit_bytes: None, ..raw }.into_stats(&Thresholds::default());
+        let no_limit = RawSample {
+            cgroup_limit_bytes: None,
+            ..raw
+        }
+        .into_stats(&Thresholds::default());
         assert!((no_limit.system_used_percent - 25.0).abs() < 1e-9);
     }
 
     #[test]
     fn json_has_null_for_missing_cgroup() {
-        let s = RawSample { process_rss_bytes: 1, system_total_bytes: 2, ..RawSample::default() }
-            .into_stats(&Thresholds::default());
+        let s = RawSample {
+            process_rss_bytes: 1,
+            system_total_bytes: 4,
+            system_available_bytes: 3,
+            ..RawSample::default()
+        }
+        .into_stats(&Thresholds::default());
         let v = serde_json::to_value(&s).unwrap();
         assert!(v["cgroup_limit_bytes"].is_null());
         assert_eq!(v["level"], "low");

@@ -12,3 +12,7 @@
 /// Process and system memory, pressure levels and the monitor (crate `mem-monitor`).
 #[cfg(feature = "monitor")]
 pub use mem_monitor as monitor;
+
+mod config;
+
+pub use config::{CompressionMethod, Config, ConfigError, ENV_VARS};

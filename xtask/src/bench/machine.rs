@@ -1,0 +1,80 @@
+//! The header of a bench run: which machine, when.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub date_utc: String,
+    pub cores: usize,
+    pub ram_gb: f64,
+    pub cgroup_limit_gb: Option<f64>,
+    pub cpu: String,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn detect() -> Self {
+        let stats = mem_monitor::memory_stats().ok();
+        let gb = |b: u64| b as f64 / (1u64 << 30) as f64;
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("model name")
+                        .map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
+                })
+            })
+            .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(
+            |_| std::env::consts::OS.to_owned(),
+            |k| format!("Linux {}", k.trim()),
+        );
+        Self {
+            date_utc: utc_now(),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            ram_gb: stats.as_ref().map_or(0.0, |s| gb(s.system_total_bytes)),
+            cgroup_limit_gb: stats.and_then(|s| s.cgroup_limit_bytes).map(gb),
+            cpu,
+            kernel,
+        }
+    }
+
+    pub fn header(&self) -> String {
+        let limit = self
+            .cgroup_limit_gb
+            .map_or_else(String::new, |l| format!(", cgroup limit {l:.1} GB"));
+        format!(
+            "{} | {} cores, {:.1} GB RAM{limit} | {} | {}",
+            self.date_utc, self.cores, self.ram_gb, self.cpu, self.kernel
+        )
+    }
+}
+
+/// Now as `YYYY-MM-DD HH:MM UTC`, from the civil-from-days algorithm (no date crate needed).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn date_looks_like_a_date() {
+        let d = super::utc_now();
+        assert_eq!(d.len(), "2026-11-26 20:05 UTC".len());
+        assert!(d.starts_with("20"));
+    }
+}
