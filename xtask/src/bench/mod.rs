@@ -1,17 +1,19 @@
-//! The orchestrator of `cargo xtask bench`.
+//! The orchestrator of `cargo xtask bench`: data, scenarios in child processes, tables.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 mod child;
+mod data;
 mod machine;
 mod report;
 pub mod scenarios;
+mod sections;
 
-use report::{Cell, Kpi, Table};
+use report::{Kpi, Table};
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
@@ -19,6 +21,9 @@ pub struct BenchArgs {
     /// Small sizes (a smoke run in under two minutes; figures are not representative).
     #[arg(long)]
     quick: bool,
+    /// Size of the generated CSV in MB (default 1024, or 16 with --quick).
+    #[arg(long)]
+    csv_mb: Option<u64>,
     /// Also write the results as JSON to this path.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -28,126 +33,130 @@ pub struct BenchArgs {
     /// Also run pandas, pyarrow and polars on the same files when python3 has them.
     #[arg(long)]
     peers: bool,
+    /// Where to generate the data (default: the system's temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
 struct Results {
     machine: machine::Machine,
     mode: &'static str,
+    csv_bytes: u64,
+    csv_rows: u64,
     tables: Vec<Table>,
     kpis: Vec<Kpi>,
+    failures: Vec<String>,
+}
+
+/// Runs scenarios with a progress bar and keeps failures instead of stopping at the first.
+pub struct Runner {
+    bar: ProgressBar,
+    pub quick: bool,
+    pub failures: Vec<String>,
+}
+
+impl Runner {
+    fn new(steps: u64, quick: bool) -> Self {
+        let bar = ProgressBar::new(steps);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Self {
+            bar,
+            quick,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Runs one scenario child; on failure records why and returns `None`.
+    pub fn run(&mut self, label: &str, name: &str, args: &[&str]) -> Option<child::ChildRun> {
+        self.bar.set_message(label.to_owned());
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let result = child::run(name, &args);
+        self.bar.inc(1);
+        match result {
+            Ok(run) => Some(run),
+            Err(e) => {
+                self.bar
+                    .suspend(|| eprintln!("scenario {label} failed: {e:#}"));
+                self.failures.push(format!("{label}: {e:#}"));
+                None
+            }
+        }
+    }
+
+    pub fn message(&self, msg: &str) {
+        self.bar.set_message(msg.to_owned());
+    }
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let machine = machine::Machine::detect();
     let mode = if args.quick { "quick" } else { "full" };
-    println!("memkit bench ({mode}) | {}", machine.header());
-
-    let steps = ["monitor-sample-cost", "monitor-overhead"];
-    let bar = ProgressBar::new(steps.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let csv_mb = args.csv_mb.unwrap_or(if args.quick { 16 } else { 1024 });
+    println!(
+        "memkit bench ({mode}, CSV {csv_mb} MB) | {}",
+        machine.header()
     );
 
-    bar.set_message("monitor: sample cost");
-    let sample = child::run("monitor-sample-cost", &[])?;
-    bar.inc(1);
-    bar.set_message("monitor: thread overhead");
-    let rounds = if args.quick { "3000" } else { "30000" };
-    let overhead = child::run("monitor-overhead", &["--rounds".into(), rounds.into()])?;
-    bar.inc(1);
-    bar.finish_and_clear();
+    let mut runner = Runner::new(sections::STEPS, args.quick);
+    runner.message("generating data");
+    let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let data = data::Dataset::generate(&parent, csv_mb * 1024 * 1024)
+        .context("generating the benchmark data")?;
 
-    let mut monitor = Table::new("0. The monitor's own cost", &["Measure", "Value"]);
-    monitor.row(
-        "memory_stats(): one sample",
-        vec![Cell::value(sample.f64("per_sample_us")?, "µs")],
-    );
-    monitor.row(
-        "monitor thread at 10 ms: workload slowdown",
-        vec![Cell::value(overhead.f64("overhead_percent")?, "%")],
-    );
-    monitor.note(format!(
-        "sample cost: mean of 20,000 samples in one child process (peak RSS {:.1} MB, {:.2} s with start-up); overhead: best of three interleaved runs",
-        sample.peak_rss_mb(),
-        sample.wall.as_secs_f64()
-    ));
+    let monitor = sections::monitor(&mut runner);
+    let (memory, perf, kpis, missing) = sections::measure(&mut runner, &data);
+    runner.bar.finish_and_clear();
 
-    let mut memory = Table::new(
-        "1. Memory usage reduction",
-        &["Component", "Before", "After", "Reduction"],
-    );
-    for c in [
-        "Large file loading",
-        "DataFrame storage",
-        "Cache storage",
-        "Embedding cache",
-    ] {
-        memory.row(
-            c,
-            vec![
-                Cell::not_measured("crate not landed"),
-                Cell::text(""),
-                Cell::text(""),
-            ],
-        );
-    }
-    let mut perf = Table::new(
-        "2. Performance",
-        &["Operation", "Before", "After", "Improvement"],
-    );
-    for c in [
-        "File preview",
-        "Cache hit",
-        "Memory cleanup",
-        "Leak detection",
-    ] {
-        perf.row(
-            c,
-            vec![
-                Cell::not_measured("crate not landed"),
-                Cell::text(""),
-                Cell::text(""),
-            ],
-        );
-    }
-    let missing: Vec<(&str, String)> = [
-        "Memory usage",
-        "Cache hit rate",
-        "Compression ratio",
-        "File load time",
-        "Memory cleanup",
-    ]
-    .into_iter()
-    .map(|k| (k, "crate not landed".to_owned()))
-    .collect();
-    let kpis = Vec::new();
     let tables = vec![monitor, memory, perf, report::kpi_table(&kpis, &missing)];
-
     for t in &tables {
         print!("{}", t.to_text());
     }
+    if !args.peers {
+        println!(
+            "\n(peers: run with --peers to compare with pandas, pyarrow and polars when python3 has them)"
+        );
+    }
+    let failures = std::mem::take(&mut runner.failures);
     let results = Results {
         machine,
         mode,
+        csv_bytes: data.csv_bytes,
+        csv_rows: data.rows,
         tables,
         kpis,
+        failures,
     };
     if let Some(path) = &args.json {
         write(path, &serde_json::to_string_pretty(&results)?)?;
     }
     if let Some(path) = &args.markdown {
-        let mut md = format!("# memkit bench ({mode})\n\n{}\n", results.machine.header());
+        let mut md = format!(
+            "# memkit bench ({mode}, CSV {csv_mb} MB)\n\n{}\n",
+            results.machine.header()
+        );
         for t in &results.tables {
             md.push_str(&t.to_markdown());
         }
         write(path, &md)?;
     }
-    Ok(())
+    if results.failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} scenario(s) failed: {}",
+            results.failures.len(),
+            results.failures.join("; ")
+        )
+    }
 }
 
-fn write(path: &PathBuf, text: &str) -> anyhow::Result<()> {
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -4,12 +4,17 @@
 use anyhow::bail;
 
 mod monitor;
+mod table;
 
 /// Entry point of a scenario child.
 pub fn run_child(name: &str, args: &[String]) -> anyhow::Result<()> {
     let out = match name {
         "monitor-sample-cost" => monitor::sample_cost()?,
         "monitor-overhead" => monitor::overhead(args)?,
+        "load-full" => table::load_full(args)?,
+        "stream" => table::stream(args)?,
+        "storage" => table::storage(args)?,
+        "preview" => table::preview(args)?,
         other => bail!("unknown scenario {other:?}"),
     };
     println!("{out}");

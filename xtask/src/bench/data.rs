@@ -1,0 +1,92 @@
+//! The benchmark's data, generated deterministically in a temporary directory: the CSV of the
+//! benchmark schema and its Parquet (zstd) and Feather (lz4) copies.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow::ipc::CompressionType;
+use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
+use mem_stream::StreamingLoader;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+/// The seed of every generated file: the same sizes give the same bytes on every machine.
+pub const SEED: u64 = 20_261_126;
+
+/// The generated files.
+#[derive(Debug)]
+pub struct Dataset {
+    pub dir: PathBuf,
+    pub csv: PathBuf,
+    pub parquet: PathBuf,
+    pub feather: PathBuf,
+    pub rows: u64,
+    pub csv_bytes: u64,
+}
+
+impl Dataset {
+    /// Writes a CSV of about `csv_bytes` bytes and its copies under a new directory in `parent`.
+    pub fn generate(parent: &Path, csv_bytes: u64) -> anyhow::Result<Self> {
+        let dir = parent.join(format!("memkit-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let rows = mem_stream::testdata::rows_for_bytes(csv_bytes);
+        let csv = dir.join("bench.csv");
+        mem_stream::testdata::write_bench_csv(&csv, rows, SEED)
+            .with_context(|| format!("writing {}", csv.display()))?;
+        let csv_bytes = std::fs::metadata(&csv)?.len();
+        let parquet = dir.join("bench.parquet");
+        let feather = dir.join("bench.feather");
+        copy_columnar(&csv, &parquet, &feather)?;
+        Ok(Self {
+            dir,
+            csv,
+            parquet,
+            feather,
+            rows,
+            csv_bytes,
+        })
+    }
+}
+
+impl Drop for Dataset {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            warn_leftover(&self.dir, &e);
+        }
+    }
+}
+
+#[expect(
+    clippy::print_stderr,
+    reason = "xtask reports a leftover directory to the person running it"
+)]
+fn warn_leftover(dir: &Path, e: &std::io::Error) {
+    eprintln!("warning: could not remove {}: {e}", dir.display());
+}
+
+/// Streams the CSV once with default-inferred types and writes both columnar copies.
+fn copy_columnar(csv: &Path, parquet: &Path, feather: &Path) -> anyhow::Result<()> {
+    let loader = StreamingLoader::builder()
+        .with_optimize(false)
+        .with_batch_size(65_536)
+        .build()?;
+    let mut stream = loader.stream(csv)?;
+    let schema = stream.schema();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .build();
+    let mut pq = ArrowWriter::try_new(File::create(parquet)?, schema.clone(), Some(props))?;
+    let options =
+        IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+    let mut ipc = FileWriter::try_new_with_options(File::create(feather)?, &schema, options)?;
+    for chunk in stream.by_ref() {
+        let (batch, _) = chunk?;
+        pq.write(&batch)?;
+        ipc.write(&batch)?;
+    }
+    pq.close()?;
+    ipc.finish()?;
+    Ok(())
+}
