@@ -78,6 +78,8 @@ struct Inner {
     monitor: MemoryMonitor,
     hooks: Mutex<Vec<Arc<dyn PressureHook>>>,
     stats: Mutex<ManagerStats>,
+    #[cfg(feature = "optimize")]
+    purge_handles: Mutex<Vec<mem_optimize::PurgeHookHandle>>,
     #[cfg(feature = "profile")]
     last_profile: Mutex<Option<mem_profile::ProfileResult>>,
 }
@@ -114,12 +116,17 @@ impl MemoryManagerBuilder {
     /// # Errors
     /// [`MonitorError`] when the monitor's settings are invalid or its thread cannot start.
     pub fn start(self) -> Result<MemoryManager, MonitorError> {
-        let monitor = MemoryMonitor::builder().interval(self.interval).thresholds(self.thresholds).build()?;
+        let monitor = MemoryMonitor::builder()
+            .interval(self.interval)
+            .thresholds(self.thresholds)
+            .build()?;
         let inner = Arc::new(Inner {
             config: self.config,
             monitor,
             hooks: Mutex::new(Vec::new()),
             stats: Mutex::new(ManagerStats::default()),
+            #[cfg(feature = "optimize")]
+            purge_handles: Mutex::new(Vec::new()),
             #[cfg(feature = "profile")]
             last_profile: Mutex::new(None),
         });
@@ -157,7 +164,9 @@ pub struct MemoryManager {
 
 impl std::fmt::Debug for MemoryManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryManager").field("level", &self.level()).finish_non_exhaustive()
+        f.debug_struct("MemoryManager")
+            .field("level", &self.level())
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,7 +174,11 @@ impl MemoryManager {
     /// A builder for `config`, with the guide's thresholds and a 1 s interval.
     #[must_use]
     pub fn builder(config: Config) -> MemoryManagerBuilder {
-        MemoryManagerBuilder { config, thresholds: Thresholds::default(), interval: Duration::from_secs(1) }
+        MemoryManagerBuilder {
+            config,
+            thresholds: Thresholds::default(),
+            interval: Duration::from_secs(1),
+        }
     }
 
     /// Reads [`Config::from_env`] and starts a manager with it.
@@ -176,13 +189,17 @@ impl MemoryManager {
         Ok(Self::builder(Config::from_env()?).start()?)
     }
 
-    /// Registers something that holds memory (a cache): it is told of every level change and
-    /// purged when memory is released.
-    pub fn register_hook(&self, hook: Arc<dyn PressureHook>) {
+    /// Registers something that holds memory (a cache): it is told of every level change and,
+    /// with the `optimize` feature, purged whenever memory is released (by the manager at High
+    /// pressure or by any call to `release_memory`). The manager keeps the hook alive.
+    pub fn register_hook<H: PressureHook + 'static>(&self, hook: &Arc<H>) {
         let level = self.level();
         if level != PressureLevel::Low {
             hook.on_pressure(level);
         }
+        #[cfg(feature = "optimize")]
+        lock(&self.inner.purge_handles).push(mem_optimize::register_purge_hook(hook));
+        let hook: Arc<dyn PressureHook> = Arc::clone(hook) as Arc<dyn PressureHook>;
         lock(&self.inner.hooks).push(hook);
     }
 
@@ -244,14 +261,17 @@ fn advice_for(config: &Config, level: PressureLevel) -> Advice {
         PressureLevel::High => 4,
     };
     Advice {
-        streaming_chunk_size: (config.streaming_chunk_size / divisor).max(500.min(config.streaming_chunk_size)),
+        streaming_chunk_size: (config.streaming_chunk_size / divisor)
+            .max(500.min(config.streaming_chunk_size)),
         tighter_types: level >= PressureLevel::Medium,
         disk_only_caching: level == PressureLevel::High,
     }
 }
 
 fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The name of the profiling session High pressure starts.
@@ -265,7 +285,12 @@ impl Inner {
         if stats.recent.len() >= RECENT_CAPACITY {
             stats.recent.remove(0);
         }
-        stats.recent.push(ActionRecord { action, level, at: now(), detail });
+        stats.recent.push(ActionRecord {
+            action,
+            level,
+            at: now(),
+            detail,
+        });
     }
 
     fn tell_hooks(&self, level: PressureLevel) -> Vec<String> {
@@ -289,20 +314,44 @@ impl Inner {
         match to {
             PressureLevel::Medium => {
                 let names = self.tell_hooks(to);
-                self.record(Action::CompressHarder, to, format!("hooks: {}", names.join(", ")));
-                self.record(Action::SmallerChunks, to, format!("{} rows per chunk", advice.streaming_chunk_size));
-                self.record(Action::TighterTypes, to, "optimisation uses its tighter preset".to_owned());
+                self.record(
+                    Action::CompressHarder,
+                    to,
+                    format!("hooks: {}", names.join(", ")),
+                );
+                self.record(
+                    Action::SmallerChunks,
+                    to,
+                    format!("{} rows per chunk", advice.streaming_chunk_size),
+                );
+                self.record(
+                    Action::TighterTypes,
+                    to,
+                    "optimisation uses its tighter preset".to_owned(),
+                );
                 if from == PressureLevel::High {
                     self.stop_profiling(to);
                 }
             }
             PressureLevel::High => {
                 let names = self.tell_hooks(to);
-                self.record(Action::DiskOnlyCaching, to, format!("hooks: {}", names.join(", ")));
+                self.record(
+                    Action::DiskOnlyCaching,
+                    to,
+                    format!("hooks: {}", names.join(", ")),
+                );
                 self.release(to);
                 if from == PressureLevel::Low {
-                    self.record(Action::SmallerChunks, to, format!("{} rows per chunk", advice.streaming_chunk_size));
-                    self.record(Action::TighterTypes, to, "optimisation uses its tighter preset".to_owned());
+                    self.record(
+                        Action::SmallerChunks,
+                        to,
+                        format!("{} rows per chunk", advice.streaming_chunk_size),
+                    );
+                    self.record(
+                        Action::TighterTypes,
+                        to,
+                        "optimisation uses its tighter preset".to_owned(),
+                    );
                 }
                 self.start_profiling(to);
             }
@@ -311,7 +360,15 @@ impl Inner {
                 if from == PressureLevel::High {
                     self.stop_profiling(to);
                 }
-                self.record(Action::Restore, to, format!("hooks: {}; {} rows per chunk", names.join(", "), advice.streaming_chunk_size));
+                self.record(
+                    Action::Restore,
+                    to,
+                    format!(
+                        "hooks: {}; {} rows per chunk",
+                        names.join(", "),
+                        advice.streaming_chunk_size
+                    ),
+                );
             }
         }
     }
@@ -337,7 +394,14 @@ impl Inner {
     fn release(&self, level: PressureLevel) {
         let hooks = lock(&self.hooks).clone();
         let purged: u64 = hooks.iter().map(|h| h.purge()).sum();
-        self.record(Action::ReleaseMemory, level, format!("purged {} (allocator trim needs feature \"optimize\")", mem_monitor::format_bytes(purged)));
+        self.record(
+            Action::ReleaseMemory,
+            level,
+            format!(
+                "purged {} (allocator trim needs feature \"optimize\")",
+                mem_monitor::format_bytes(purged)
+            ),
+        );
     }
 
     #[cfg(feature = "profile")]
@@ -346,7 +410,11 @@ impl Inner {
             return;
         }
         match mem_profile::get_memory_profiler().start_profiling(PRESSURE_PROFILE_SESSION) {
-            Ok(()) => self.record(Action::StartProfiling, level, PRESSURE_PROFILE_SESSION.to_owned()),
+            Ok(()) => self.record(
+                Action::StartProfiling,
+                level,
+                PRESSURE_PROFILE_SESSION.to_owned(),
+            ),
             Err(e) => tracing::warn!(error = %e, "could not start the pressure profiling session"),
         }
     }
@@ -365,7 +433,10 @@ impl Inner {
                 self.record(
                     Action::StopProfiling,
                     level,
-                    format!("peak {:.1} MB, leak detected: {}", result.peak_memory_mb, result.memory_leak_detected),
+                    format!(
+                        "peak {:.1} MB, leak detected: {}",
+                        result.peak_memory_mb, result.memory_leak_detected
+                    ),
                 );
                 *lock(&self.last_profile) = Some(result);
             }
@@ -382,6 +453,10 @@ impl Drop for MemoryManager {
         // Join the monitor thread while this handle still keeps `Inner` alive, so the last
         // reference is never released on the monitor thread itself.
         self.inner.monitor.stop();
+        #[cfg(feature = "optimize")]
+        for handle in lock(&self.inner.purge_handles).drain(..) {
+            handle.unregister();
+        }
     }
 }
 
@@ -392,12 +467,24 @@ mod tests {
     #[test]
     fn advice_per_level() {
         let c = Config::default();
-        assert_eq!(advice_for(&c, PressureLevel::Low).streaming_chunk_size, 10_000);
-        assert_eq!(advice_for(&c, PressureLevel::Medium).streaming_chunk_size, 5_000);
+        assert_eq!(
+            advice_for(&c, PressureLevel::Low).streaming_chunk_size,
+            10_000
+        );
+        assert_eq!(
+            advice_for(&c, PressureLevel::Medium).streaming_chunk_size,
+            5_000
+        );
         let high = advice_for(&c, PressureLevel::High);
         assert_eq!(high.streaming_chunk_size, 2_500);
         assert!(high.disk_only_caching && high.tighter_types);
-        let tiny = Config { streaming_chunk_size: 100, ..Config::default() };
-        assert_eq!(advice_for(&tiny, PressureLevel::High).streaming_chunk_size, 100);
+        let tiny = Config {
+            streaming_chunk_size: 100,
+            ..Config::default()
+        };
+        assert_eq!(
+            advice_for(&tiny, PressureLevel::High).streaming_chunk_size,
+            100
+        );
     }
 }
