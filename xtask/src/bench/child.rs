@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -13,8 +12,6 @@ pub struct ChildRun {
     pub output: serde_json::Value,
     /// The child's peak resident set, from rusage (`ru_maxrss`).
     pub peak_rss_bytes: u64,
-    /// Wall time of the whole child process, start-up included.
-    pub wall: Duration,
 }
 
 impl ChildRun {
@@ -33,7 +30,6 @@ impl ChildRun {
 /// Runs `xtask scenario NAME ARGS...` and waits for it with `wait4` to read its rusage.
 pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let start = Instant::now();
     let mut child = Command::new(exe)
         .arg("scenario")
         .arg(name)
@@ -59,7 +55,6 @@ pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
             .context("reading scenario output")?;
     }
     let (status, rusage) = wait4(child.id())?;
-    let wall = start.elapsed();
     if let Ok(s) = err_thread.join() {
         stderr = s;
     }
@@ -83,7 +78,6 @@ pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
     Ok(ChildRun {
         output,
         peak_rss_bytes: rusage,
-        wall,
     })
 }
 

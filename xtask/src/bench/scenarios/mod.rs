@@ -3,6 +3,8 @@
 
 use anyhow::bail;
 
+mod cache;
+mod memory;
 mod monitor;
 mod table;
 
@@ -15,6 +17,13 @@ pub fn run_child(name: &str, args: &[String]) -> anyhow::Result<()> {
         "stream" => table::stream(args)?,
         "storage" => table::storage(args)?,
         "preview" => table::preview(args)?,
+        "cache-mixed" => cache::mixed(args)?,
+        "embeddings" => cache::embeddings(args)?,
+        "cache-hit" => cache::hit(args)?,
+        "trace" => cache::trace(args)?,
+        "cleanup" => memory::cleanup(args)?,
+        "leak" => memory::leak(args)?,
+        "pipeline" => memory::pipeline(args)?,
         other => bail!("unknown scenario {other:?}"),
     };
     println!("{out}");
