@@ -12,6 +12,8 @@ pub struct ChildRun {
     pub output: serde_json::Value,
     /// The child's peak resident set, from rusage (`ru_maxrss`).
     pub peak_rss_bytes: u64,
+    /// Wall time of the whole child process, start-up included.
+    pub wall: std::time::Duration,
 }
 
 impl ChildRun {
@@ -30,9 +32,19 @@ impl ChildRun {
 /// Runs `xtask scenario NAME ARGS...` and waits for it with `wait4` to read its rusage.
 pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let mut child = Command::new(exe)
-        .arg("scenario")
-        .arg(name)
+    let mut all = vec!["scenario".to_owned(), name.to_owned()];
+    all.extend_from_slice(args);
+    run_program(&exe, &all, name)
+}
+
+/// Runs any program whose last stdout line is a JSON object (a scenario, or a peer's script).
+pub fn run_program(
+    program: &std::path::Path,
+    args: &[String],
+    name: &str,
+) -> anyhow::Result<ChildRun> {
+    let start = std::time::Instant::now();
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -55,6 +67,7 @@ pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
             .context("reading scenario output")?;
     }
     let (status, rusage) = wait4(child.id())?;
+    let wall = start.elapsed();
     if let Ok(s) = err_thread.join() {
         stderr = s;
     }
@@ -78,6 +91,7 @@ pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
     Ok(ChildRun {
         output,
         peak_rss_bytes: rusage,
+        wall,
     })
 }
 

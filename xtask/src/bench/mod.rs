@@ -9,6 +9,7 @@ use serde::Serialize;
 mod child;
 mod data;
 mod machine;
+mod peers;
 mod report;
 pub mod scenarios;
 mod sections;
@@ -111,15 +112,26 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     let monitor = sections::monitor(&mut runner);
     let (memory, perf, kpis, missing) = sections::measure(&mut runner, &data);
+    let peers = if !args.peers {
+        None
+    } else if peers::available() {
+        Some(peers::table(&mut runner, &data))
+    } else {
+        runner.bar.suspend(|| {
+            println!("note: --peers needs python3 with pandas, pyarrow and polars; no peers table");
+        });
+        None
+    };
     runner.bar.finish_and_clear();
 
-    let tables = vec![monitor, memory, perf, report::kpi_table(&kpis, &missing)];
+    let mut tables = vec![monitor, memory, perf, report::kpi_table(&kpis, &missing)];
+    tables.extend(peers);
     for t in &tables {
         print!("{}", t.to_text());
     }
     if !args.peers {
         println!(
-            "\n(peers: run with --peers to compare with pandas, pyarrow and polars when python3 has them)"
+            "\n(run with --peers to compare with pandas, pyarrow and polars when python3 has them)"
         );
     }
     let failures = std::mem::take(&mut runner.failures);

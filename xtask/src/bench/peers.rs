@@ -1,0 +1,167 @@
+//! `--peers`: the same files through pandas, pyarrow and polars in child processes, when
+//! python3 has them, side by side with memkit in the same run.
+
+use std::path::Path;
+
+use super::Runner;
+use super::child::{self, ChildRun};
+use super::data::Dataset;
+use super::report::{Cell, Table};
+
+const PYTHON: &str = "python3";
+
+/// One Python reader: a label and a script that prints `{"rows": N}` as its last line.
+struct Peer {
+    label: &'static str,
+    script: &'static str,
+}
+
+const STREAM_PEERS: [Peer; 3] = [
+    Peer {
+        label: "pandas read_csv(chunksize=10000)",
+        script: "import sys, json, pandas as pd\nn = 0\nfor c in pd.read_csv(sys.argv[1], chunksize=10000):\n    n += len(c)\nprint(json.dumps({'rows': n}))",
+    },
+    Peer {
+        label: "pyarrow open_csv (1 MB blocks)",
+        script: "import sys, json, pyarrow.csv as pc\nr = pc.open_csv(sys.argv[1], read_options=pc.ReadOptions(block_size=1 << 20), parse_options=pc.ParseOptions(newlines_in_values=True))\nn = sum(b.num_rows for b in r)\nprint(json.dumps({'rows': n}))",
+    },
+    Peer {
+        label: "polars read_csv_batched",
+        script: "import sys, json, polars as pl\nr = pl.read_csv_batched(sys.argv[1], batch_size=10000)\nn = 0\nwhile True:\n    bs = r.next_batches(8)\n    if not bs:\n        break\n    n += sum(len(b) for b in bs)\nprint(json.dumps({'rows': n}))",
+    },
+];
+
+const PREVIEW_PEERS: [Peer; 3] = [
+    Peer {
+        label: "pandas read_csv(nrows=1000)",
+        script: "import sys, json, pandas as pd\nprint(json.dumps({'rows': len(pd.read_csv(sys.argv[1], nrows=1000))}))",
+    },
+    Peer {
+        label: "pyarrow open_csv, first 1,000 rows",
+        script: "import sys, json, pyarrow.csv as pc\nr = pc.open_csv(sys.argv[1], parse_options=pc.ParseOptions(newlines_in_values=True))\nprint(json.dumps({'rows': min(1000, r.read_next_batch().num_rows)}))",
+    },
+    Peer {
+        label: "polars read_csv(n_rows=1000)",
+        script: "import sys, json, polars as pl\nprint(json.dumps({'rows': len(pl.read_csv(sys.argv[1], n_rows=1000))}))",
+    },
+];
+
+/// Whether python3 can import all three libraries.
+pub fn available() -> bool {
+    std::process::Command::new(PYTHON)
+        .args(["-c", "import pandas, pyarrow, polars"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run_peer(peer: &Peer, file: &Path) -> anyhow::Result<ChildRun> {
+    let args = vec![
+        "-c".to_owned(),
+        peer.script.to_owned(),
+        file.to_string_lossy().into_owned(),
+    ];
+    child::run_program(Path::new(PYTHON), &args, peer.label)
+}
+
+fn ratio(ours: f64, theirs: f64) -> Cell {
+    if theirs > 0.0 {
+        Cell::value(ours / theirs, "x")
+    } else {
+        Cell::text("n/a")
+    }
+}
+
+/// The peers table: whole-process wall time and peak RSS of each reader, and memkit's ratio to
+/// each (below 1.0: memkit is faster or smaller).
+pub fn table(r: &mut Runner, data: &Dataset) -> Table {
+    let mut t = Table::new(
+        "4. Peers on the same CSV (whole processes, same run)",
+        &[
+            "Reader",
+            "Wall",
+            "Peak RSS",
+            "memkit wall / this",
+            "memkit RSS / this",
+        ],
+    );
+    let csv = data.csv.to_string_lossy().into_owned();
+    let ours = r.run("peers: memkit stream", "stream", &["--path", &csv]);
+    let ours_preview = r.run(
+        "peers: memkit preview",
+        "preview",
+        &["--path", &csv, "--rows", "1000", "--how", "sample"],
+    );
+    let Some(ours) = ours else {
+        t.note("memkit's own streaming run failed; no ratios");
+        return t;
+    };
+    t.row(
+        "memkit stream (10,000-row chunks)",
+        vec![
+            Cell::value(ours.wall.as_secs_f64(), "s"),
+            Cell::value(ours.peak_rss_mb(), "MB"),
+            Cell::text("1.0x"),
+            Cell::text("1.0x"),
+        ],
+    );
+    for peer in &STREAM_PEERS {
+        r.message(peer.label);
+        match run_peer(peer, &data.csv) {
+            Ok(p) => t.row(
+                peer.label,
+                vec![
+                    Cell::value(p.wall.as_secs_f64(), "s"),
+                    Cell::value(p.peak_rss_mb(), "MB"),
+                    ratio(ours.wall.as_secs_f64(), p.wall.as_secs_f64()),
+                    ratio(ours.peak_rss_mb(), p.peak_rss_mb()),
+                ],
+            ),
+            Err(e) => t.row(
+                peer.label,
+                vec![
+                    Cell::text(format!("failed: {e:#}")),
+                    Cell::text(""),
+                    Cell::text(""),
+                    Cell::text(""),
+                ],
+            ),
+        }
+    }
+    if let Some(ours_preview) = ours_preview {
+        t.row(
+            "memkit sample, 1,000 rows",
+            vec![
+                Cell::value(ours_preview.wall.as_secs_f64(), "s"),
+                Cell::value(ours_preview.peak_rss_mb(), "MB"),
+                Cell::text("1.0x"),
+                Cell::text("1.0x"),
+            ],
+        );
+        for peer in &PREVIEW_PEERS {
+            match run_peer(peer, &data.csv) {
+                Ok(p) => t.row(
+                    peer.label,
+                    vec![
+                        Cell::value(p.wall.as_secs_f64(), "s"),
+                        Cell::value(p.peak_rss_mb(), "MB"),
+                        ratio(ours_preview.wall.as_secs_f64(), p.wall.as_secs_f64()),
+                        ratio(ours_preview.peak_rss_mb(), p.peak_rss_mb()),
+                    ],
+                ),
+                Err(e) => t.row(
+                    peer.label,
+                    vec![
+                        Cell::text(format!("failed: {e:#}")),
+                        Cell::text(""),
+                        Cell::text(""),
+                        Cell::text(""),
+                    ],
+                ),
+            }
+        }
+    }
+    t.note("wall and peak RSS of whole processes (interpreter start-up and imports included for Python; rusage from wait4)");
+    t
+}
