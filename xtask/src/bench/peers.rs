@@ -26,8 +26,8 @@ const STREAM_PEERS: [Peer; 3] = [
         script: "import sys, json, pyarrow.csv as pc\nr = pc.open_csv(sys.argv[1], read_options=pc.ReadOptions(block_size=1 << 20), parse_options=pc.ParseOptions(newlines_in_values=True))\nn = sum(b.num_rows for b in r)\nprint(json.dumps({'rows': n}))",
     },
     Peer {
-        label: "polars read_csv_batched",
-        script: "import sys, json, polars as pl\nr = pl.read_csv_batched(sys.argv[1], batch_size=10000)\nn = 0\nwhile True:\n    bs = r.next_batches(8)\n    if not bs:\n        break\n    n += sum(len(b) for b in bs)\nprint(json.dumps({'rows': n}))",
+        label: "polars scan_csv().collect_batches(10000)",
+        script: "import sys, json, polars as pl\nn = 0\nfor b in pl.scan_csv(sys.argv[1]).collect_batches(chunk_size=10000):\n    n += len(b)\nprint(json.dumps({'rows': n}))",
     },
 ];
 
@@ -63,6 +63,20 @@ fn run_peer(peer: &Peer, file: &Path) -> anyhow::Result<ChildRun> {
         file.to_string_lossy().into_owned(),
     ];
     child::run_program(Path::new(PYTHON), &args, peer.label)
+}
+
+/// A table cell for a peer that failed: the last line of its error (Python's exception line).
+fn peer_failure(e: &anyhow::Error) -> Cell {
+    let text = format!("{e:#}");
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("failed");
+    Cell::text(format!(
+        "failed: {}",
+        last.chars().take(100).collect::<String>()
+    ))
 }
 
 fn ratio(ours: f64, theirs: f64) -> Cell {
@@ -121,7 +135,7 @@ pub fn table(r: &mut Runner, data: &Dataset) -> Table {
             Err(e) => t.row(
                 peer.label,
                 vec![
-                    Cell::text(format!("failed: {e:#}")),
+                    peer_failure(&e),
                     Cell::text(""),
                     Cell::text(""),
                     Cell::text(""),
@@ -153,7 +167,7 @@ pub fn table(r: &mut Runner, data: &Dataset) -> Table {
                 Err(e) => t.row(
                     peer.label,
                     vec![
-                        Cell::text(format!("failed: {e:#}")),
+                        peer_failure(&e),
                         Cell::text(""),
                         Cell::text(""),
                         Cell::text(""),
