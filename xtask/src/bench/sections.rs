@@ -5,7 +5,7 @@ use super::data::Dataset;
 use super::report::{Better, Cell, Kpi, Table};
 
 /// Scenario children run in total (for the progress bar).
-pub const STEPS: u64 = 20;
+pub const STEPS: u64 = 24;
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -110,6 +110,33 @@ pub fn measure(
         }
     } else {
         missing.push(("File load time", "the streaming scenario failed".to_owned()));
+    }
+
+    // The same for the columnar copies.
+    for (label, file) in [("Parquet", &data.parquet), ("Feather", &data.feather)] {
+        let row = format!("Large file loading, {label} (peak RSS)");
+        let full = r.run(
+            &format!("{label}: full load"),
+            "load-full",
+            &["--path", path(file)],
+        );
+        let streamed = r.run(
+            &format!("{label}: streaming"),
+            "stream",
+            &["--path", path(file)],
+        );
+        match (full, streamed) {
+            (Some(f), Some(s)) => {
+                let (b, a) = (f.peak_rss_mb(), s.peak_rss_mb());
+                let secs = s.f64("elapsed_s").unwrap_or(f64::NAN);
+                memory.row(
+                    &row,
+                    vec![Cell::value(b, "MB"), Cell::value(a, "MB"), reduction(b, a)],
+                );
+                memory.note(format!("{label}: streamed in {secs:.2} s"));
+            }
+            _ => memory.row(&row, vec![failed(), failed(), failed()]),
+        }
     }
 
     // DataFrame storage: the whole table, default types vs optimized.
