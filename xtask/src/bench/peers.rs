@@ -107,73 +107,41 @@ pub fn table(r: &mut Runner, data: &Dataset) -> Table {
         "preview",
         &["--path", &csv, "--rows", "1000", "--how", "sample"],
     );
-    let Some(ours) = ours else {
-        t.note("memkit's own streaming run failed; no ratios");
-        return t;
-    };
-    t.row(
-        "memkit stream (10,000-row chunks)",
-        vec![
-            Cell::value(ours.wall.as_secs_f64(), "s"),
-            Cell::value(ours.peak_rss_mb(), "MB"),
-            Cell::text("1.0x"),
-            Cell::text("1.0x"),
-        ],
-    );
-    for peer in &STREAM_PEERS {
-        r.message(peer.label);
-        match run_peer(peer, &data.csv) {
-            Ok(p) => t.row(
-                peer.label,
-                vec![
+    let groups = [
+        ("memkit stream (10,000-row chunks)", ours, &STREAM_PEERS),
+        ("memkit sample, 1,000 rows", ours_preview, &PREVIEW_PEERS),
+    ];
+    for (label, ours, peers) in groups {
+        let Some(ours) = ours else {
+            t.note(format!("{label}: memkit's own run failed; no ratios"));
+            continue;
+        };
+        t.row(
+            label,
+            vec![
+                Cell::value(ours.wall.as_secs_f64(), "s"),
+                Cell::value(ours.peak_rss_mb(), "MB"),
+                Cell::text("1.0x"),
+                Cell::text("1.0x"),
+            ],
+        );
+        for peer in peers {
+            r.message(peer.label);
+            let cells = match run_peer(peer, &data.csv) {
+                Ok(p) => vec![
                     Cell::value(p.wall.as_secs_f64(), "s"),
                     Cell::value(p.peak_rss_mb(), "MB"),
                     ratio(ours.wall.as_secs_f64(), p.wall.as_secs_f64()),
                     ratio(ours.peak_rss_mb(), p.peak_rss_mb()),
                 ],
-            ),
-            Err(e) => t.row(
-                peer.label,
-                vec![
+                Err(e) => vec![
                     peer_failure(&e),
                     Cell::text(""),
                     Cell::text(""),
                     Cell::text(""),
                 ],
-            ),
-        }
-    }
-    if let Some(ours_preview) = ours_preview {
-        t.row(
-            "memkit sample, 1,000 rows",
-            vec![
-                Cell::value(ours_preview.wall.as_secs_f64(), "s"),
-                Cell::value(ours_preview.peak_rss_mb(), "MB"),
-                Cell::text("1.0x"),
-                Cell::text("1.0x"),
-            ],
-        );
-        for peer in &PREVIEW_PEERS {
-            match run_peer(peer, &data.csv) {
-                Ok(p) => t.row(
-                    peer.label,
-                    vec![
-                        Cell::value(p.wall.as_secs_f64(), "s"),
-                        Cell::value(p.peak_rss_mb(), "MB"),
-                        ratio(ours_preview.wall.as_secs_f64(), p.wall.as_secs_f64()),
-                        ratio(ours_preview.peak_rss_mb(), p.peak_rss_mb()),
-                    ],
-                ),
-                Err(e) => t.row(
-                    peer.label,
-                    vec![
-                        peer_failure(&e),
-                        Cell::text(""),
-                        Cell::text(""),
-                        Cell::text(""),
-                    ],
-                ),
-            }
+            };
+            t.row(peer.label, cells);
         }
     }
     t.note("wall and peak RSS of whole processes (interpreter start-up and imports included for Python; rusage from wait4)");

@@ -17,7 +17,7 @@ fn embeddings_dir(args: &[String]) -> anyhow::Result<&Path> {
     Ok(Path::new(arg(args, "--embeddings")?))
 }
 
-fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
+pub(super) fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()

@@ -102,10 +102,7 @@ pub fn pipeline(args: &[String]) -> anyhow::Result<serde_json::Value> {
     }
     let service = config.cache_service(work).build()?;
     let emb = zcache_service::read_npy(emb_dir.join("minilm-5k.npy"))?;
-    let texts: Vec<String> = std::fs::read_to_string(emb_dir.join("texts-5k.jsonl"))?
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
+    let texts = super::cache::read_texts(&emb_dir.join("texts-5k.jsonl"))?;
     let model = zcache_service::ModelInfo::new("sentence-transformers/all-MiniLM-L6-v2");
     let key = zcache_service::cache_key_for(&texts, &model);
     service.save_embeddings_compressed(
