@@ -1,1 +1,52 @@
-//! Stream CSV/TSV, Parquet, Arrow IPC/Feather and Excel/ODS files as Arrow record batches in bounded memory.
+//! Stream CSV/TSV, Parquet, Arrow IPC/Feather and Excel/ODS files as Arrow record batches in
+//! bounded memory.
+//!
+//! [`StreamingLoader`] (the memory guide's `FileIOService`) reads a file in chunks of rows:
+//! only the current chunk and a small, fixed read-ahead are alive at once, whatever the file
+//! size. Each chunk comes with [`ChunkMetadata`] (rows, Arrow bytes, progress, process RSS) and,
+//! by default, with its column types shrunk losslessly by `mem-optimize`, under one output schema
+//! for the whole stream that only ever widens, and says so when it does.
+//!
+//! ```
+//! use mem_stream::StreamingLoader;
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("people.csv");
+//! # std::fs::write(&path, "id,name,score\n1,ann,2.5\n2,\"bob, jr\",3\n3,cy,\n")?;
+//! let loader = StreamingLoader::builder().with_batch_size(2).with_memory_limit_mb(1000.0).build()?;
+//! let mut rows = 0;
+//! for chunk in loader.stream(&path)? {
+//!     let (batch, meta) = chunk?;
+//!     rows += batch.num_rows();
+//!     assert!(meta.progress <= 1.0);
+//! }
+//! assert_eq!(rows, 3);
+//!
+//! // A preview reads only what it needs.
+//! let (head, _) = loader.sample(&path, 2)?;
+//! assert_eq!(head.num_rows(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Formats come from the extension and are checked against the file's magic bytes: `.csv`,
+//! `.tsv` (and `.gz` of either), `.parquet`, `.arrow`/`.feather`/`.ipc` (IPC file or stream),
+//! `.arrows` (IPC stream), `.xlsx`/`.xlsm`/`.xlsb`/`.xls`/`.ods`. CSV is split into blocks at
+//! record boundaries (quote-aware) and parsed on all cores.
+#![deny(missing_docs)]
+
+mod chunks;
+mod error;
+mod format;
+mod loader;
+mod options;
+mod source;
+#[cfg(feature = "testdata")]
+pub mod testdata;
+
+pub use chunks::{ChunkMetadata, ChunkStream};
+pub use error::{Result, StreamError};
+pub use format::{FileFormat, detect_format};
+pub use loader::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_MEMORY_LIMIT_MB, StreamingLoader, StreamingLoaderBuilder,
+};
+pub use options::CsvOptions;

@@ -1,1 +1,87 @@
 //! Compressed two-tier (memory + disk) cache with LZ4, GZIP, ZSTD and byte-shuffle codecs.
+//!
+//! Values are compressed when stored (per value kind with [`Codec::Auto`]), the memory tier is
+//! bounded by the bytes it really holds (compressed payload + key + per-entry overhead), and an
+//! optional disk tier keeps one checksummed file per entry, written atomically, that survives
+//! crashes and corruption: zcache never returns bytes whose checksum failed.
+//!
+//! ```
+//! use std::time::Duration;
+//! use zcache::{Codec, CompressedCache, Json, PutOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let cache = CompressedCache::builder()
+//!     .max_memory_mb(64.0)
+//!     .default_compression(Codec::Auto)
+//!     .enable_disk_cache(dir.path())
+//!     .max_disk_mb(256.0)
+//!     .default_ttl(Duration::from_secs(3600))
+//!     .build()?;
+//!
+//! cache.put_str("greeting", "hello hello hello hello hello hello hello hello")?;
+//! assert_eq!(cache.get_string("greeting")?.as_deref(), Some("hello hello hello hello hello hello hello hello"));
+//!
+//! let embedding: Vec<f32> = (0..384).map(|i| (i as f32 * 0.01).sin()).collect();
+//! cache.put_slice("emb", &embedding)?;                 // Auto -> byte shuffle + zstd
+//! assert_eq!(cache.get_vec::<f32>("emb")?, Some(embedding));
+//! assert!(cache.get_string("emb").is_err());           // another kind: an error, never garbage
+//!
+//! cache.put_with("doc", &Json(vec![1, 2, 3]), PutOptions::new().compression(Codec::Zstd(9)))?;
+//! assert_eq!(cache.get::<Json<Vec<i32>>>("doc")?, Some(vec![1, 2, 3]));
+//!
+//! let stats = cache.get_stats();
+//! println!("ratio {:.2}, saved {:.1} MB", stats.compression_ratio, stats.compression_savings_mb);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # API at a glance
+//!
+//! - [`Codec`] `{ None, Lz4, Gzip(u32), Zstd(i32), Shuffle { width: u8, inner: InnerCodec }, Auto }`
+//!   with `FromStr`/`Display`/serde (`"lz4"`, `"gzip:9"`, `"zstd:3"`, `"shuffle:4:zstd:1"`,
+//!   `"none"`, `"auto"`); [`InnerCodec`] `{ None, Lz4, Gzip(u32), Zstd(i32) }`.
+//!   `Codec::compress(&[u8])`, `Codec::decompress(payload, raw_len)`.
+//! - [`CompressedCache::builder()`] -> [`CacheBuilder`]: `max_memory_mb(f64)`,
+//!   `default_compression(Codec)`, `enable_disk_cache(impl Into<PathBuf>)`, `max_disk_mb(f64)`,
+//!   `default_ttl(Duration)`, `cleanup_interval(Duration)` (zero: no thread),
+//!   `disk_policy(DiskPolicy::{WriteThrough, WriteOnEviction})`, `max_entry_bytes(u64)`,
+//!   `sync_writes(bool)`, `build() -> Result<CompressedCache, CacheError>`.
+//! - [`CompressedCache`] (`Send + Sync`, every method on `&self`):
+//!   - generic: `put<V: CacheValue + ?Sized>(key, &V) -> Result<PutReport>`,
+//!     `put_with(key, &V, PutOptions)`, `get::<V>(key) -> Result<Option<V::Output>>` where
+//!     [`CacheValue`] is implemented for `[u8]`/`Vec<u8>`, `str`/`String`, `[T]`/`Vec<T>` with
+//!     `T:` [`Element`] (bytemuck `Pod` numbers incl. `half::f16`), and [`Json<T>`] (serde);
+//!   - helpers: `put_bytes`/`get_bytes`, `put_str`/`get_string`, `put_slice`/`get_vec::<T>`,
+//!     `put_json`/`put_json_with`/`get_json::<T>`;
+//!   - `remove(key) -> Result<bool>`, `contains(key) -> bool`, `clear() -> Result<()>`,
+//!     `keys() -> Vec<String>` (both tiers), `kind_of(key) -> Option<ValueKind>`,
+//!     `get_stats() -> CacheStats`, `optimize() -> OptimizeReport`, `verify() -> VerifyReport`,
+//!     `run_pending_tasks()`;
+//!   - implements [`mem_monitor::PressureHook`] (`Medium`: compress harder, clean more often;
+//!     `High`: move the memory tier to disk and serve from disk only until pressure falls).
+//! - [`CacheError`]: one `#[non_exhaustive]` error enum.
+//! - `testdata` feature: [`testdata::zipf_trace`] and friends for benchmarks.
+#![deny(missing_docs)]
+
+mod builder;
+mod cache;
+mod cleanup;
+mod codec;
+mod disk;
+mod entry;
+mod error;
+mod maintenance;
+mod options;
+mod pressure;
+mod stats;
+#[cfg(feature = "testdata")]
+pub mod testdata;
+mod typed;
+mod value;
+
+pub use builder::{CacheBuilder, DiskPolicy};
+pub use cache::CompressedCache;
+pub use codec::{Codec, DEFAULT_SHUFFLE, InnerCodec};
+pub use error::CacheError;
+pub use options::{PutOptions, PutReport};
+pub use stats::{CacheStats, OptimizeReport, VerifyReport};
+pub use value::{CacheValue, ElemType, Element, Json, ValueKind, serde_kind};

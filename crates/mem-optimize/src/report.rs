@@ -1,0 +1,99 @@
+//! What `optimize_batch` changed, column by column.
+
+use std::fmt;
+
+use arrow::datatypes::DataType;
+
+/// One column's type and memory before and after optimisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnReport {
+    /// The column name.
+    pub name: String,
+    /// The input type.
+    pub type_before: DataType,
+    /// The output type (equal to `type_before` when the column was left alone).
+    pub type_after: DataType,
+    /// Bytes held by the input column ([`array_memory_size`](crate::array_memory_size)).
+    pub bytes_before: usize,
+    /// Bytes held by the output column.
+    pub bytes_after: usize,
+}
+
+impl ColumnReport {
+    /// Whether the column's type changed.
+    #[must_use]
+    pub fn changed(&self) -> bool {
+        self.type_before != self.type_after
+    }
+}
+
+/// Per-column types and bytes before and after, and the batch totals.
+///
+/// The totals are [`batch_memory_size`](crate::batch_memory_size) of the input and output
+/// batches, so a buffer shared by several columns counts once (the column figures may add up
+/// to more). Free text does not shrink by type: a table dominated by a unique-text column will
+/// show a small [`reduction_fraction`](Self::reduction_fraction) however well the other
+/// columns shrink.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OptimizeReport {
+    /// One entry per column, in schema order.
+    pub columns: Vec<ColumnReport>,
+    /// Bytes held by the input batch.
+    pub bytes_before: usize,
+    /// Bytes held by the output batch.
+    pub bytes_after: usize,
+}
+
+impl OptimizeReport {
+    /// The fraction of memory saved, `1 - after / before` (0 for an empty batch; negative if
+    /// the output is larger, which lossless settings avoid except for tiny dictionaries).
+    #[must_use]
+    pub fn reduction_fraction(&self) -> f64 {
+        if self.bytes_before == 0 {
+            return 0.0;
+        }
+        #[expect(clippy::cast_precision_loss, reason = "a ratio of byte counts")]
+        let ratio = self.bytes_after as f64 / self.bytes_before as f64;
+        1.0 - ratio
+    }
+
+    /// Bytes saved (0 when the output is not smaller).
+    #[must_use]
+    pub fn bytes_saved(&self) -> usize {
+        self.bytes_before.saturating_sub(self.bytes_after)
+    }
+}
+
+impl fmt::Display for OptimizeReport {
+    /// A plain-text table: column, type before -> after, bytes before -> after, then the total.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .columns
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        for c in &self.columns {
+            writeln!(
+                f,
+                "{:<width$}  {:<28} -> {:<28} {:>12} -> {:>12}",
+                c.name,
+                c.type_before.to_string(),
+                c.type_after.to_string(),
+                mem_monitor::format_bytes(c.bytes_before as u64),
+                mem_monitor::format_bytes(c.bytes_after as u64),
+            )?;
+        }
+        write!(
+            f,
+            "{:<width$}  {:<28}    {:<28} {:>12} -> {:>12} ({:.1} % smaller)",
+            "total",
+            "",
+            "",
+            mem_monitor::format_bytes(self.bytes_before as u64),
+            mem_monitor::format_bytes(self.bytes_after as u64),
+            self.reduction_fraction() * 100.0
+        )
+    }
+}

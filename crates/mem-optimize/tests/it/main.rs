@@ -1,0 +1,9 @@
+//! Integration tests of mem-optimize (one binary, modules inside).
+
+mod array;
+mod batch;
+mod cache;
+mod release;
+mod size;
+mod strategies;
+mod stream;

@@ -1,0 +1,399 @@
+//! The chunk iterator: slices source batches to the target size, optimises them with one stable
+//! schema, measures them, and adapts the chunk size to the memory limit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use mem_monitor::PressureLevel;
+use mem_optimize::{SchemaWidening, StreamOptimizer};
+
+use crate::error::{Result, StreamError};
+use crate::source::BatchSource;
+
+/// Consecutive comfortable chunks before the chunk size doubles back towards the configured one.
+const GROW_AFTER: usize = 4;
+
+/// What the loader knows about one chunk.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ChunkMetadata {
+    /// 0-based chunk index.
+    pub index: usize,
+    /// 0-based index of the chunk's first row in the file.
+    pub start_row: u64,
+    /// Rows in the chunk.
+    pub rows: usize,
+    /// Arrow memory held by the chunk, each distinct buffer counted once.
+    pub bytes: usize,
+    /// Source bytes consumed so far (compressed bytes for compressed files; estimated from rows
+    /// for Parquet and from batches for Arrow IPC files).
+    pub source_bytes_read: u64,
+    /// Size of the source file.
+    pub source_bytes_total: u64,
+    /// `source_bytes_read / source_bytes_total`, 0.0 to 1.0.
+    pub progress: f64,
+    /// Resident memory of the process after the chunk was produced.
+    pub rss_bytes: u64,
+    /// Time since `stream` was called.
+    pub elapsed: Duration,
+    /// The target chunk size (rows) this chunk was cut with.
+    pub chunk_size: usize,
+    /// Columns whose type widened with this chunk (the schema changed); empty otherwise.
+    pub widenings: Vec<SchemaWidening>,
+}
+
+impl ChunkMetadata {
+    /// Whether the output schema widened with this chunk.
+    #[must_use]
+    pub fn schema_widened(&self) -> bool {
+        !self.widenings.is_empty()
+    }
+}
+
+/// Settings the chunker needs from the loader.
+pub(crate) struct ChunkerConfig {
+    pub chunk_size: usize,
+    pub min_chunk_size: usize,
+    pub memory_limit_bytes: u64,
+    pub optimizer: Option<StreamOptimizer>,
+    pub limit: Option<usize>,
+}
+
+/// An iterator of `(RecordBatch, ChunkMetadata)` over one file; see
+/// [`StreamingLoader::stream`](crate::StreamingLoader::stream).
+///
+/// Only the chunk being returned and a bounded read-ahead are alive at once. After an error the
+/// iterator ends.
+pub struct ChunkStream {
+    path: PathBuf,
+    source: Box<dyn BatchSource>,
+    pending: Option<RecordBatch>,
+    target: Arc<AtomicUsize>,
+    cfg: ChunkerConfig,
+    index: usize,
+    next_row: u64,
+    started: Instant,
+    healthy: usize,
+    peak_rss: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for ChunkStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkStream")
+            .field("path", &self.path)
+            .field("index", &self.index)
+            .field("next_row", &self.next_row)
+            .field("chunk_size", &self.chunk_size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkStream {
+    pub(crate) fn new(
+        path: &Path,
+        source: Box<dyn BatchSource>,
+        target: Arc<AtomicUsize>,
+        cfg: ChunkerConfig,
+    ) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            source,
+            pending: None,
+            target,
+            cfg,
+            index: 0,
+            next_row: 0,
+            started: Instant::now(),
+            healthy: 0,
+            peak_rss: 0,
+            done: false,
+        }
+    }
+
+    /// The file being streamed.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema of the chunks: the optimised schema once a chunk was produced (it may still
+    /// widen later, which each chunk's metadata reports), the file's before.
+    #[must_use]
+    pub fn schema(&self) -> SchemaRef {
+        self.cfg
+            .optimizer
+            .as_ref()
+            .and_then(StreamOptimizer::schema)
+            .unwrap_or_else(|| self.source.schema())
+    }
+
+    /// The schema of the file as read, before optimisation.
+    #[must_use]
+    pub fn source_schema(&self) -> SchemaRef {
+        self.source.schema()
+    }
+
+    /// The current target chunk size in rows (it shrinks under memory pressure).
+    #[must_use]
+    pub fn chunk_size(&self) -> usize {
+        self.target.load(Ordering::Relaxed)
+    }
+
+    /// Highest process RSS seen after a chunk, in bytes.
+    #[must_use]
+    pub fn peak_rss_bytes(&self) -> u64 {
+        self.peak_rss
+    }
+
+    /// Every widening of the output schema so far.
+    #[must_use]
+    pub fn widenings(&self) -> Vec<SchemaWidening> {
+        self.cfg
+            .optimizer
+            .as_ref()
+            .map(|o| o.widenings().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Brings a batch produced earlier in this stream to the final output schema.
+    ///
+    /// # Errors
+    /// When the batch cannot be cast (it does not come from this stream).
+    pub fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        match &self.cfg.optimizer {
+            Some(o) => o.conform(batch).map_err(|source| StreamError::Optimize {
+                path: self.path.clone(),
+                chunk: self.index,
+                error: source,
+            }),
+            None => Ok(batch.clone()),
+        }
+    }
+
+    /// The next raw batch of at most the target size, or `None` at the end.
+    fn next_raw(&mut self, target: usize) -> Option<Result<RecordBatch>> {
+        loop {
+            let batch = match self.pending.take() {
+                Some(b) => b,
+                None => match self.source.next_batch()? {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let rows = batch.num_rows();
+            if rows == 0 {
+                continue;
+            }
+            let mut take = rows.min(target.max(1));
+            if let Some(remaining) = self.cfg.limit {
+                take = take.min(remaining);
+                if take == 0 {
+                    return None;
+                }
+            }
+            if take < rows {
+                self.pending = Some(batch.slice(take, rows - take));
+                return Some(Ok(batch.slice(0, take)));
+            }
+            return Some(Ok(batch));
+        }
+    }
+
+    /// Halves the target under pressure, doubles it back after a run of comfortable chunks.
+    fn adapt(&mut self, bytes: usize, rss: u64, level: PressureLevel) {
+        let current = self.target.load(Ordering::Relaxed);
+        let limit = self.cfg.memory_limit_bytes;
+        let next_need = rss.saturating_add(bytes as u64);
+        if next_need > limit || level == PressureLevel::High {
+            let halved = (current / 2).max(self.cfg.min_chunk_size);
+            if halved < current {
+                tracing::info!(path = %self.path.display(), from = current, to = halved, rss, limit, ?level, "memory pressure: chunk size halved");
+                self.target.store(halved, Ordering::Relaxed);
+            }
+            self.healthy = 0;
+        } else if current < self.cfg.chunk_size && rss.saturating_add(4 * bytes as u64) < limit {
+            self.healthy += 1;
+            if self.healthy >= GROW_AFTER {
+                let grown = current.saturating_mul(2).min(self.cfg.chunk_size);
+                tracing::info!(path = %self.path.display(), from = current, to = grown, "memory comfortable: chunk size grown");
+                self.target.store(grown, Ordering::Relaxed);
+                self.healthy = 0;
+            }
+        } else {
+            self.healthy = 0;
+        }
+    }
+
+    fn produce(&mut self) -> Option<Result<(RecordBatch, ChunkMetadata)>> {
+        let target = self.target.load(Ordering::Relaxed);
+        let raw = match self.next_raw(target)? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let (batch, widenings) = match &mut self.cfg.optimizer {
+            Some(opt) => match opt.push(&raw) {
+                Ok((b, _)) => (b, opt.last_widenings().to_vec()),
+                Err(source) => {
+                    return Some(Err(StreamError::Optimize {
+                        path: self.path.clone(),
+                        chunk: self.index,
+                        error: source,
+                    }));
+                }
+            },
+            None => (raw, Vec::new()),
+        };
+        let rows = batch.num_rows();
+        if let Some(r) = &mut self.cfg.limit {
+            *r = r.saturating_sub(rows);
+        }
+        let bytes = mem_optimize::batch_memory_size(&batch);
+        let (rss, level) = match mem_monitor::memory_stats() {
+            Ok(s) => (s.process_rss_bytes, s.level),
+            Err(_) => (0, PressureLevel::Low),
+        };
+        self.peak_rss = self.peak_rss.max(rss);
+        let read = self.source.bytes_read();
+        let total = self.source.total_bytes();
+        let meta = ChunkMetadata {
+            index: self.index,
+            start_row: self.next_row,
+            rows,
+            bytes,
+            source_bytes_read: read,
+            source_bytes_total: total,
+            progress: if total == 0 {
+                1.0
+            } else {
+                (read as f64 / total as f64).clamp(0.0, 1.0)
+            },
+            rss_bytes: rss,
+            elapsed: self.started.elapsed(),
+            chunk_size: target,
+            widenings,
+        };
+        self.index += 1;
+        self.next_row += rows as u64;
+        self.adapt(bytes, rss, level);
+        Some(Ok((batch, meta)))
+    }
+}
+
+impl Iterator for ChunkStream {
+    type Item = Result<(RecordBatch, ChunkMetadata)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.produce();
+        match &item {
+            None | Some(Err(_)) => self.done = true,
+            Some(Ok(_)) => {}
+        }
+        item
+    }
+}
+
+impl std::iter::FusedIterator for ChunkStream {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int32Array};
+
+    use super::*;
+
+    struct Fake {
+        left: usize,
+    }
+
+    impl BatchSource for Fake {
+        fn schema(&self) -> SchemaRef {
+            batch(1).schema()
+        }
+        fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+            if self.left == 0 {
+                return None;
+            }
+            let n = self.left.min(1000);
+            self.left -= n;
+            Some(Ok(batch(n)))
+        }
+        fn bytes_read(&self) -> u64 {
+            0
+        }
+        fn total_bytes(&self) -> u64 {
+            0
+        }
+    }
+
+    fn batch(n: usize) -> RecordBatch {
+        let a: ArrayRef = Arc::new(Int32Array::from_iter_values(0..i32::try_from(n).unwrap()));
+        RecordBatch::try_from_iter([("a", a)]).unwrap()
+    }
+
+    fn stream(rows: usize, limit: u64, chunk: usize) -> (ChunkStream, Arc<AtomicUsize>) {
+        let target = Arc::new(AtomicUsize::new(chunk));
+        let cfg = ChunkerConfig {
+            chunk_size: chunk,
+            min_chunk_size: 100,
+            memory_limit_bytes: limit,
+            optimizer: None,
+            limit: None,
+        };
+        (
+            ChunkStream::new(
+                Path::new("fake"),
+                Box::new(Fake { left: rows }),
+                target.clone(),
+                cfg,
+            ),
+            target,
+        )
+    }
+
+    #[test]
+    fn halves_to_the_floor_then_grows_back() {
+        let (mut s, target) = stream(0, 1 << 30, 1000);
+        let sizes: Vec<usize> = (0..6)
+            .map(|_| {
+                s.adapt(1000, 2 << 30, PressureLevel::Low);
+                target.load(Ordering::Relaxed)
+            })
+            .collect();
+        assert_eq!(sizes, vec![500, 250, 125, 100, 100, 100]);
+        s.adapt(10, 0, PressureLevel::High);
+        assert_eq!(target.load(Ordering::Relaxed), 100);
+        let mut grown = Vec::new();
+        for _ in 0..16 {
+            s.adapt(10, 0, PressureLevel::Low);
+            grown.push(target.load(Ordering::Relaxed));
+        }
+        assert_eq!(grown[3], 200);
+        assert_eq!(*grown.last().unwrap(), 1000);
+        assert!(grown.iter().all(|&g| g <= 1000));
+    }
+
+    #[test]
+    fn slices_source_batches_to_the_target_and_counts_rows() {
+        let (mut s, _target) = stream(2500, u64::MAX, 300);
+        let mut starts = Vec::new();
+        let mut total = 0;
+        for item in s.by_ref() {
+            let (b, m) = item.unwrap();
+            assert!(b.num_rows() <= 300);
+            assert_eq!(m.start_row, total as u64);
+            starts.push(m.start_row);
+            total += b.num_rows();
+        }
+        assert_eq!(total, 2500);
+        assert!(s.next().is_none());
+    }
+}

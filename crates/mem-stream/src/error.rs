@@ -1,0 +1,212 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Why opening, reading or decoding a file failed.
+///
+/// Every variant names the file; decoding errors also name the line (1-based, physical lines of
+/// the file, counting the header) and the column where they are known.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The file could not be opened or read.
+    #[error("{path}: {action}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done, e.g. "cannot open".
+        action: &'static str,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The path names a directory, not a file.
+    #[error("{path}: is a directory, not a file")]
+    IsDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file has no bytes at all.
+    #[error("{path}: the file is empty")]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The extension names no format this crate reads.
+    #[error(
+        "{path}: unsupported file type {extension:?}; expected .csv, .tsv (optionally .gz), .parquet, .arrow, .feather, .ipc, .arrows, .xlsx, .xlsm, .xlsb, .xls or .ods"
+    )]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The extension found (empty when there is none).
+        extension: String,
+    },
+    /// The content does not start with the magic bytes of the format its extension names.
+    #[error("{path}: not a valid {expected} file ({found})")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// The format the extension promised.
+        expected: &'static str,
+        /// What the first bytes look like instead.
+        found: String,
+    },
+    /// A CSV value does not fit the column type chosen by inference (or given by an override).
+    #[error(
+        "{path}: line {line}, column {column:?}: value {value:?} is not a valid {expected} \
+         (the type was inferred from the first {inference_rows} rows); raise the inference rows \
+         (CsvOptions::with_inference_rows) or override the column type (CsvOptions::with_column_type)"
+    )]
+    TypeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// 1-based physical line of the file.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The offending value (cut to 80 characters).
+        value: String,
+        /// The column type the value should have had.
+        expected: String,
+        /// How many rows the inference looked at.
+        inference_rows: usize,
+    },
+    /// The content is malformed at a known place.
+    #[error("{path}: {}{message}", location(*.line, .column.as_deref()))]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (CSV) or row (other formats), when known.
+        line: Option<u64>,
+        /// Column name, when known.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A requested column does not exist.
+    #[error("{path}: no column named {column:?}; columns are: {available}")]
+    UnknownColumn {
+        /// The file.
+        path: PathBuf,
+        /// The requested name.
+        column: String,
+        /// The file's columns, comma-separated.
+        available: String,
+    },
+    /// A requested sheet does not exist in the workbook.
+    #[error("{path}: no sheet named {sheet:?}; sheets are: {available}")]
+    UnknownSheet {
+        /// The file.
+        path: PathBuf,
+        /// The requested sheet.
+        sheet: String,
+        /// The workbook's sheets, comma-separated.
+        available: String,
+    },
+    /// `load` refused: the whole table would not fit in the memory limit.
+    #[error(
+        "{path}: loading it whole needs about {estimated_mb:.0} MB, over the {limit_mb:.0} MB memory limit; \
+         stream it in chunks with StreamingLoader::stream (or `memkit stream`) instead"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Estimated in-memory size, MB.
+        estimated_mb: f64,
+        /// The configured limit, MB.
+        limit_mb: f64,
+    },
+    /// A Parquet decoding error.
+    #[error("{path}: Parquet: {error}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        error: parquet::errors::ParquetError,
+    },
+    /// An Arrow decoding or compute error.
+    #[error("{path}: {context}: {error}")]
+    Arrow {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The Arrow error.
+        error: arrow::error::ArrowError,
+    },
+    /// A workbook (Excel / ODS) could not be read.
+    #[error("{path}: workbook: {message}")]
+    Workbook {
+        /// The file.
+        path: PathBuf,
+        /// The reader's message.
+        message: String,
+    },
+    /// Optimising a chunk failed.
+    #[error("{path}: optimising chunk {chunk}: {error}")]
+    Optimize {
+        /// The file.
+        path: PathBuf,
+        /// Index of the chunk.
+        chunk: usize,
+        /// The optimizer's error.
+        error: mem_optimize::OptimizeError,
+    },
+    /// A builder setting is out of range.
+    #[error("invalid loader setting: {0}")]
+    InvalidConfig(String),
+}
+
+fn location(line: Option<u64>, column: Option<&str>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("line {l}, column {c:?}: "),
+        (Some(l), None) => format!("line {l}: "),
+        (None, Some(c)) => format!("column {c:?}: "),
+        (None, None) => String::new(),
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = StreamError> = std::result::Result<T, E>;
+
+impl StreamError {
+    pub(crate) fn io(path: &std::path::Path, action: &'static str, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            action,
+            error: source,
+        }
+    }
+
+    pub(crate) fn malformed(
+        path: &std::path::Path,
+        line: Option<u64>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Malformed {
+            path: path.to_path_buf(),
+            line,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn arrow(
+        path: &std::path::Path,
+        context: &'static str,
+        source: arrow::error::ArrowError,
+    ) -> Self {
+        Self::Arrow {
+            path: path.to_path_buf(),
+            context,
+            error: source,
+        }
+    }
+
+    pub(crate) fn parquet(path: &std::path::Path, source: parquet::errors::ParquetError) -> Self {
+        Self::Parquet {
+            path: path.to_path_buf(),
+            error: source,
+        }
+    }
+}

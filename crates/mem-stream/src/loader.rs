@@ -1,0 +1,391 @@
+//! `StreamingLoader`: the builder and its three ways to read a file (stream, sample, load).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use arrow::record_batch::RecordBatch;
+use mem_optimize::{OptimizeOptions, StreamOptimizer};
+
+use crate::chunks::{ChunkMetadata, ChunkStream, ChunkerConfig};
+use crate::error::{Result, StreamError};
+use crate::format::{FileFormat, detect_format};
+use crate::options::CsvOptions;
+use crate::source::{self, OpenRequest, readahead::ReadAhead};
+
+/// Default rows per chunk (the seed's `BERTOPIC_STREAMING_CHUNK_SIZE`).
+pub const DEFAULT_CHUNK_SIZE: usize = 10_000;
+/// Default memory limit in MB (the seed's `BERTOPIC_MAX_MEMORY_MB`).
+pub const DEFAULT_MEMORY_LIMIT_MB: f64 = 2000.0;
+
+/// Reads table files in chunks of rows with bounded memory (the seed's `FileIOService`).
+///
+/// Build one with [`StreamingLoader::builder`]; it is cheap to clone and can read many files.
+#[derive(Debug, Clone)]
+pub struct StreamingLoader {
+    chunk_size: usize,
+    min_chunk_size: usize,
+    memory_limit_mb: f64,
+    projection: Option<Vec<String>>,
+    optimize: Option<OptimizeOptions>,
+    csv: CsvOptions,
+    sheet: Option<String>,
+    read_ahead: bool,
+    limit: Option<usize>,
+}
+
+impl Default for StreamingLoader {
+    fn default() -> Self {
+        Self {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            min_chunk_size: 256,
+            memory_limit_mb: DEFAULT_MEMORY_LIMIT_MB,
+            projection: None,
+            optimize: Some(OptimizeOptions::default()),
+            csv: CsvOptions::default(),
+            sheet: None,
+            read_ahead: true,
+            limit: None,
+        }
+    }
+}
+
+/// Builder of a [`StreamingLoader`]; settings are checked in [`build`](Self::build).
+#[derive(Debug, Clone, Default)]
+pub struct StreamingLoaderBuilder {
+    inner: StreamingLoader,
+    min_set: bool,
+}
+
+impl StreamingLoaderBuilder {
+    /// Rows per chunk (default 10,000). Bigger chunks amortise per-chunk work; smaller ones
+    /// hold less memory at once.
+    #[must_use]
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.inner.chunk_size = rows;
+        self
+    }
+
+    /// Same as [`with_batch_size`](Self::with_batch_size), in the seed's words.
+    #[must_use]
+    pub fn with_chunk_size(self, rows: usize) -> Self {
+        self.with_batch_size(rows)
+    }
+
+    /// The smallest chunk the loader shrinks to under memory pressure (default 256 rows, or the
+    /// chunk size if smaller).
+    #[must_use]
+    pub fn with_min_chunk_size(mut self, rows: usize) -> Self {
+        self.inner.min_chunk_size = rows;
+        self.min_set = true;
+        self
+    }
+
+    /// Memory limit in MB (default 2000). While streaming, the chunk size halves when the
+    /// process RSS plus a chunk would exceed it; [`StreamingLoader::load`] refuses files whose
+    /// estimated in-memory size exceeds it.
+    #[must_use]
+    pub fn with_memory_limit_mb(mut self, mb: f64) -> Self {
+        self.inner.memory_limit_mb = mb;
+        self
+    }
+
+    /// Read only these columns (by name, in this order). For CSV the other columns are still
+    /// tokenised but not converted; Parquet and Arrow IPC skip them entirely.
+    #[must_use]
+    pub fn with_projection<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.inner.projection = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether to shrink chunks' types (default on, lossless).
+    #[must_use]
+    pub fn with_optimize(mut self, on: bool) -> Self {
+        self.inner.optimize = on.then(|| self.inner.optimize.take().unwrap_or_default());
+        self
+    }
+
+    /// Shrink chunks with these options (turns optimisation on).
+    #[must_use]
+    pub fn with_optimize_options(mut self, options: OptimizeOptions) -> Self {
+        self.inner.optimize = Some(options);
+        self
+    }
+
+    /// How to read CSV / TSV files.
+    #[must_use]
+    pub fn with_csv_options(mut self, options: CsvOptions) -> Self {
+        self.inner.csv = options;
+        self
+    }
+
+    /// The sheet to read from a workbook (default: the first).
+    #[must_use]
+    pub fn with_sheet(mut self, sheet: impl Into<String>) -> Self {
+        self.inner.sheet = Some(sheet.into());
+        self
+    }
+
+    /// Decode the next batch on a background thread while the caller works on the current one
+    /// (default on). Off: everything on the caller's thread (CSV still parses on workers).
+    #[must_use]
+    pub fn with_read_ahead(mut self, on: bool) -> Self {
+        self.inner.read_ahead = on;
+        self
+    }
+
+    /// Stop streaming after this many rows (default: the whole file).
+    #[must_use]
+    pub fn with_limit(mut self, rows: usize) -> Self {
+        self.inner.limit = Some(rows);
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`StreamError::InvalidConfig`] for a zero chunk size, a non-positive or non-finite memory
+    /// limit, an empty projection, or invalid CSV options.
+    pub fn build(self) -> Result<StreamingLoader> {
+        let mut l = self.inner;
+        if l.chunk_size == 0 {
+            return Err(StreamError::InvalidConfig(
+                "chunk size must be at least 1 row".to_owned(),
+            ));
+        }
+        if !self.min_set {
+            l.min_chunk_size = l.min_chunk_size.min(l.chunk_size);
+        }
+        if l.min_chunk_size == 0 || l.min_chunk_size > l.chunk_size {
+            return Err(StreamError::InvalidConfig(format!(
+                "minimum chunk size must be between 1 and the chunk size ({}), got {}",
+                l.chunk_size, l.min_chunk_size
+            )));
+        }
+        if !(l.memory_limit_mb.is_finite() && l.memory_limit_mb > 0.0) {
+            return Err(StreamError::InvalidConfig(format!(
+                "memory limit must be a positive number of MB, got {}",
+                l.memory_limit_mb
+            )));
+        }
+        if l.projection.as_ref().is_some_and(Vec::is_empty) {
+            return Err(StreamError::InvalidConfig(
+                "the projection names no column".to_owned(),
+            ));
+        }
+        l.csv.validate().map_err(StreamError::InvalidConfig)?;
+        Ok(l)
+    }
+}
+
+impl StreamingLoader {
+    /// A builder with the defaults: 10,000-row chunks, 2000 MB limit, lossless optimisation.
+    #[must_use]
+    pub fn builder() -> StreamingLoaderBuilder {
+        StreamingLoaderBuilder::default()
+    }
+
+    /// Rows per chunk.
+    #[must_use]
+    pub fn chunk_size(&self) -> usize {
+        self.chunk_size
+    }
+
+    /// The memory limit in MB.
+    #[must_use]
+    pub fn memory_limit_mb(&self) -> f64 {
+        self.memory_limit_mb
+    }
+
+    fn limit_bytes(&self) -> u64 {
+        mem_monitor::mb_to_bytes(self.memory_limit_mb)
+    }
+
+    fn open(
+        &self,
+        path: &Path,
+        format: FileFormat,
+        target: &Arc<AtomicUsize>,
+        limit: Option<usize>,
+    ) -> Result<Box<dyn source::BatchSource>> {
+        let req = OpenRequest {
+            path,
+            format,
+            projection: self.projection.as_deref(),
+            csv: &self.csv,
+            sheet: self.sheet.as_deref(),
+            target_rows: target.clone(),
+            limit,
+            parallel: limit.is_none(),
+            memory_limit_bytes: self.limit_bytes(),
+        };
+        source::open(&req)
+    }
+
+    /// Streams `path` in chunks of rows.
+    ///
+    /// The format comes from the extension and is checked against the file's first bytes.
+    /// Errors while reading come out of the iterator, which then ends.
+    ///
+    /// # Errors
+    /// The file cannot be opened, its format is unsupported or contradicted by its content, its
+    /// header or schema cannot be read, or a projected column does not exist.
+    pub fn stream(&self, path: impl AsRef<Path>) -> Result<ChunkStream> {
+        let path = path.as_ref();
+        let format = detect_format(path)?;
+        let target = Arc::new(AtomicUsize::new(self.chunk_size));
+        let mut src = self.open(path, format, &target, None)?;
+        if self.read_ahead && !matches!(format, FileFormat::Csv { .. }) {
+            src = Box::new(ReadAhead::spawn(src, path)?);
+        }
+        let cfg = ChunkerConfig {
+            chunk_size: self.chunk_size,
+            min_chunk_size: self.min_chunk_size,
+            memory_limit_bytes: self.limit_bytes(),
+            optimizer: self.optimize.clone().map(StreamOptimizer::new),
+            limit: self.limit,
+        };
+        Ok(ChunkStream::new(path, src, target, cfg))
+    }
+
+    /// The first `rows` rows of `path` as one batch, reading only what they need (a preview).
+    ///
+    /// # Errors
+    /// As [`stream`](Self::stream), plus decoding errors within those rows.
+    pub fn sample(
+        &self,
+        path: impl AsRef<Path>,
+        rows: usize,
+    ) -> Result<(RecordBatch, ChunkMetadata)> {
+        let path = path.as_ref();
+        let format = detect_format(path)?;
+        let target = Arc::new(AtomicUsize::new(rows.max(1)));
+        let src = self.open(path, format, &target, Some(rows))?;
+        let cfg = ChunkerConfig {
+            chunk_size: rows.max(1),
+            min_chunk_size: 1,
+            memory_limit_bytes: u64::MAX,
+            optimizer: None,
+            limit: Some(rows),
+        };
+        let mut stream = ChunkStream::new(path, src, target, cfg);
+        let mut batches = Vec::new();
+        let mut last = None;
+        for item in stream.by_ref() {
+            let (b, m) = item?;
+            batches.push(b);
+            last = Some(m);
+        }
+        let schema = stream.schema();
+        let batch = arrow::compute::concat_batches(&schema, &batches)
+            .map_err(|e| StreamError::arrow(path, "joining the sample's batches", e))?;
+        drop(batches);
+        let batch = match &self.optimize {
+            Some(opts) => {
+                mem_optimize::optimize_batch(&batch, opts)
+                    .map_err(|source| StreamError::Optimize {
+                        path: path.to_path_buf(),
+                        chunk: 0,
+                        error: source,
+                    })?
+                    .0
+            }
+            None => batch,
+        };
+        let bytes = mem_optimize::batch_memory_size(&batch);
+        let meta = match last {
+            Some(mut m) => {
+                m.index = 0;
+                m.start_row = 0;
+                m.rows = batch.num_rows();
+                m.bytes = bytes;
+                m.chunk_size = rows;
+                m
+            }
+            None => ChunkMetadata {
+                index: 0,
+                start_row: 0,
+                rows: 0,
+                bytes,
+                source_bytes_read: 0,
+                source_bytes_total: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+                progress: 1.0,
+                rss_bytes: mem_monitor::memory_stats()
+                    .map(|s| s.process_rss_bytes)
+                    .unwrap_or(0),
+                elapsed: std::time::Duration::ZERO,
+                chunk_size: rows,
+                widenings: Vec::new(),
+            },
+        };
+        Ok((batch, meta))
+    }
+
+    /// Estimated Arrow memory, in bytes, to hold the whole file (before optimisation).
+    ///
+    /// CSV: the text size (x4 for gzip); Parquet: the uncompressed size in its metadata;
+    /// Arrow IPC: the file size (x3 when buffers are compressed); workbooks: x8 the file size.
+    ///
+    /// # Errors
+    /// As [`stream`](Self::stream) for opening the file.
+    pub fn estimate_memory(&self, path: impl AsRef<Path>) -> Result<u64> {
+        let path = path.as_ref();
+        let format = detect_format(path)?;
+        let size = std::fs::metadata(path)
+            .map_err(|e| StreamError::io(path, "cannot open", e))?
+            .len();
+        Ok(match format {
+            FileFormat::Csv { gzip: true, .. } => size.saturating_mul(4),
+            FileFormat::Csv { .. } | FileFormat::ArrowStream => size,
+            FileFormat::ArrowFile => size.saturating_mul(3) / 2,
+            FileFormat::Workbook => size.saturating_mul(8),
+            FileFormat::Parquet => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| StreamError::io(path, "cannot open", e))?;
+                let b = crate::source::parquet::open_builder(file)
+                    .map_err(|e| StreamError::parquet(path, e))?;
+                let sum: i64 = b
+                    .metadata()
+                    .row_groups()
+                    .iter()
+                    .map(|rg| rg.total_byte_size())
+                    .sum();
+                u64::try_from(sum).unwrap_or(0).max(size)
+            }
+        })
+    }
+
+    /// Loads the whole file as one batch with one schema, refusing when the estimated size
+    /// exceeds the memory limit (stream it instead).
+    ///
+    /// # Errors
+    /// [`StreamError::TooLarge`] over the limit; otherwise as [`stream`](Self::stream).
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<RecordBatch> {
+        let path = path.as_ref();
+        let estimated = self.estimate_memory(path)?;
+        if estimated > self.limit_bytes() {
+            return Err(StreamError::TooLarge {
+                path: path.to_path_buf(),
+                estimated_mb: mem_monitor::bytes_to_mb(estimated),
+                limit_mb: self.memory_limit_mb,
+            });
+        }
+        let mut stream = self.stream(path)?;
+        let mut batches = Vec::new();
+        for item in stream.by_ref() {
+            batches.push(item?.0);
+        }
+        let schema = stream.schema();
+        let conformed = batches
+            .iter()
+            .map(|b| stream.conform(b))
+            .collect::<Result<Vec<_>>>()?;
+        drop(batches);
+        arrow::compute::concat_batches(&schema, &conformed)
+            .map_err(|e| StreamError::arrow(path, "joining chunks", e))
+    }
+}

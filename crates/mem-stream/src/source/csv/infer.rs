@@ -1,0 +1,428 @@
+//! Column names and types from the first rows of a CSV file, and finding the value that broke them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::compute::kernels::cast_utils::Parser;
+use arrow::datatypes::{
+    DataType, Date32Type, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType, UInt64Type,
+};
+
+use crate::error::{Result, StreamError};
+use crate::options::CsvOptions;
+
+/// What inference learned from the head of the file.
+#[derive(Debug)]
+pub(crate) struct Head {
+    /// Every column of the file, typed.
+    pub schema: SchemaRef,
+    /// Bytes of the header record (0 without a header).
+    pub header_bytes: usize,
+    /// Line feeds inside the header record.
+    pub header_lines: u64,
+}
+
+/// The narrowest type seen so far in a column. The order matters only for `merge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Bool,
+    /// A non-negative integer that fits i64 (also fits u64).
+    Int,
+    /// A negative integer that fits i64.
+    NegInt,
+    /// An integer above i64::MAX that fits u64.
+    UInt,
+    /// Integers needing both signs and the range above i64::MAX.
+    WideInt,
+    Float,
+    Date,
+    Timestamp,
+    Utf8,
+}
+
+fn classify(s: &str) -> Kind {
+    if s.is_empty() {
+        Kind::Null
+    } else if let Some(v) = Int64Type::parse(s) {
+        if v < 0 { Kind::NegInt } else { Kind::Int }
+    } else if UInt64Type::parse(s).is_some() {
+        Kind::UInt
+    } else if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") {
+        Kind::Bool
+    } else if Float64Type::parse(s).is_some() && !s.bytes().all(|b| b.is_ascii_alphabetic())
+        || is_special_float(s)
+    {
+        Kind::Float
+    } else if s.len() <= 10 && Date32Type::parse(s).is_some() {
+        Kind::Date
+    } else if s.len() > 10
+        && s.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && TimestampMicrosecondType::parse(s).is_some()
+    {
+        Kind::Timestamp
+    } else {
+        Kind::Utf8
+    }
+}
+
+/// NaN and infinities, the spellings both people and Arrow's float parser use.
+fn is_special_float(s: &str) -> bool {
+    let t = s.strip_prefix(['-', '+']).unwrap_or(s);
+    ["nan", "inf", "infinity"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+        && Float64Type::parse(s).is_some()
+}
+
+fn merge(a: Kind, b: Kind) -> Kind {
+    use Kind::{Date, Float, Int, NegInt, Null, Timestamp, UInt, Utf8, WideInt};
+    match (a, b) {
+        (x, y) if x == y => x,
+        (Null, x) | (x, Null) => x,
+        (Int, NegInt) | (NegInt, Int) => NegInt,
+        (Int, UInt) | (UInt, Int) => UInt,
+        (NegInt | UInt | WideInt, NegInt | UInt | WideInt) => WideInt,
+        (Int | NegInt | UInt | WideInt | Float, Int | NegInt | UInt | WideInt | Float) => Float,
+        (Date | Timestamp, Date | Timestamp) => Timestamp,
+        _ => Utf8,
+    }
+}
+
+fn data_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Null | Kind::Utf8 => DataType::Utf8,
+        Kind::Bool => DataType::Boolean,
+        Kind::Int | Kind::NegInt => DataType::Int64,
+        Kind::UInt => DataType::UInt64,
+        // Both signs beyond i64: a 20-digit decimal holds them all exactly.
+        Kind::WideInt => DataType::Decimal128(20, 0),
+        Kind::Float => DataType::Float64,
+        Kind::Date => DataType::Date32,
+        Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+    }
+}
+
+pub(crate) fn csv_reader(data: &[u8], delimiter: u8, quote: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .quote(quote)
+        .from_reader(data)
+}
+
+/// Reads the header and infers types from `data`, which holds `complete` whole records
+/// (the rest of `data`, if any, is a partial record and is ignored).
+pub(crate) fn infer(
+    path: &Path,
+    data: &[u8],
+    complete: usize,
+    first_line: u64,
+    delimiter: u8,
+    opts: &CsvOptions,
+) -> Result<Head> {
+    let mut reader = csv_reader(data, delimiter, opts.quote);
+    let mut record = csv::ByteRecord::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut header_bytes = 0;
+    let mut header_lines = 0;
+    let mut seen = 0usize;
+    let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord| {
+        reader.read_byte_record(record).map_err(|e| {
+            let line = e
+                .position()
+                .map(|p| first_line + p.line().saturating_sub(1));
+            StreamError::malformed(path, line, format!("CSV: {e}"))
+        })
+    };
+    if opts.has_header {
+        if !read(&mut reader, &mut record)? {
+            return Err(StreamError::malformed(
+                path,
+                None,
+                "no header row: the file holds no records",
+            ));
+        }
+        seen += 1;
+        names = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+            .collect();
+        header_bytes = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        // The CSV reader stops after the `\r` of a `\r\n` header end; the `\n` belongs to it.
+        if header_bytes > 0
+            && data.get(header_bytes - 1) == Some(&b'\r')
+            && data.get(header_bytes) == Some(&b'\n')
+        {
+            header_bytes += 1;
+        }
+        header_lines = reader.position().line().saturating_sub(1);
+    }
+    let mut kinds: Vec<Kind> = vec![Kind::Null; names.len()];
+    let mut rows = 0usize;
+    while rows < opts.inference_rows && seen < complete && read(&mut reader, &mut record)? {
+        seen += 1;
+        if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
+            continue; // a blank line
+        }
+        if names.is_empty() && !opts.has_header {
+            names = (1..=record.len()).map(|i| format!("column_{i}")).collect();
+            kinds = vec![Kind::Null; names.len()];
+        }
+        if record.len() != names.len() {
+            let line = record
+                .position()
+                .map(|p| first_line + p.line().saturating_sub(1));
+            return Err(StreamError::malformed(
+                path,
+                line,
+                format!(
+                    "has {} fields, but the header has {}",
+                    record.len(),
+                    names.len()
+                ),
+            ));
+        }
+        for (kind, field) in kinds.iter_mut().zip(record.iter()) {
+            if *kind == Kind::Utf8 {
+                continue;
+            }
+            let k = match std::str::from_utf8(field) {
+                Ok(s) => classify(s),
+                Err(_) => Kind::Utf8,
+            };
+            *kind = merge(*kind, k);
+        }
+        rows += 1;
+    }
+    if names.is_empty() {
+        return Err(StreamError::malformed(path, None, "no columns found"));
+    }
+    dedupe(&mut names);
+    let schema = match &opts.schema {
+        Some(schema) => {
+            if schema.fields().len() != names.len() {
+                return Err(StreamError::InvalidConfig(format!(
+                    "{}: the schema override has {} fields but the file has {} columns",
+                    path.display(),
+                    schema.fields().len(),
+                    names.len()
+                )));
+            }
+            schema.clone()
+        }
+        None => {
+            let fields: Vec<Field> = names
+                .iter()
+                .zip(&kinds)
+                .map(|(n, k)| {
+                    let t = opts
+                        .column_types
+                        .get(n)
+                        .cloned()
+                        .unwrap_or_else(|| data_type(*k));
+                    Field::new(n, t, true)
+                })
+                .collect();
+            Arc::new(Schema::new(fields))
+        }
+    };
+    Ok(Head {
+        schema,
+        header_bytes,
+        header_lines,
+    })
+}
+
+/// Headers may repeat or be empty; columns must be addressable by name.
+fn dedupe(names: &mut [String]) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.iter_mut().enumerate() {
+        if name.is_empty() {
+            *name = format!("column_{}", i + 1);
+        }
+        let base = name.clone();
+        let mut k = 1;
+        while !seen.insert(name.clone()) {
+            *name = format!("{base}.{k}");
+            k += 1;
+        }
+    }
+}
+
+/// Whether `s` (not empty) parses as `t` the way the Arrow CSV decoder parses it.
+fn fits(t: &DataType, s: &str) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Boolean => s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false"),
+        DataType::Int64 => Int64Type::parse(s).is_some(),
+        DataType::UInt64 => UInt64Type::parse(s).is_some(),
+        DataType::Float64 => Float64Type::parse(s).is_some(),
+        DataType::Date32 => Date32Type::parse(s).is_some(),
+        DataType::Decimal128(_, 0) => {
+            s.trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                && s.len() <= 21
+        }
+        DataType::Timestamp(_, _) => TimestampMicrosecondType::parse(s).is_some(),
+        // Types only reachable through an override: defer to the decoder's own message.
+        _ => true,
+    }
+}
+
+/// Finds the first value in `block` that does not fit `schema`, for a precise error message.
+pub(crate) fn locate_mismatch(
+    path: &Path,
+    block: &[u8],
+    first_line: u64,
+    schema: &Schema,
+    delimiter: u8,
+    opts: &CsvOptions,
+) -> Option<StreamError> {
+    let mut reader = csv_reader(block, delimiter, opts.quote);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                let line = e
+                    .position()
+                    .map(|p| first_line + p.line().saturating_sub(1));
+                return Some(StreamError::malformed(path, line, format!("CSV: {e}")));
+            }
+        }
+        let line = record
+            .position()
+            .map_or(first_line, |p| first_line + p.line().saturating_sub(1));
+        if record.len() == 1 && record.get(0) == Some("") {
+            continue;
+        }
+        if record.len() != schema.fields().len() {
+            return Some(StreamError::malformed(
+                path,
+                Some(line),
+                format!(
+                    "has {} fields, but the header has {}",
+                    record.len(),
+                    schema.fields().len()
+                ),
+            ));
+        }
+        for (field, value) in schema.fields().iter().zip(record.iter()) {
+            if !value.is_empty() && !fits(field.data_type(), value) {
+                return Some(StreamError::TypeMismatch {
+                    path: path.to_path_buf(),
+                    line,
+                    column: field.name().clone(),
+                    value: value.chars().take(80).collect(),
+                    expected: field.data_type().to_string(),
+                    inference_rows: opts.inference_rows,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn infer_str(s: &str) -> SchemaRef {
+        infer(
+            Path::new("t.csv"),
+            s.as_bytes(),
+            usize::MAX,
+            1,
+            b',',
+            &CsvOptions::default(),
+        )
+        .unwrap()
+        .schema
+    }
+
+    #[test]
+    fn infers_types() {
+        let s = infer_str(
+            "i,big,u,f,b,d,ts,s,n,nan\n\
+             1,9000000000,18446744073709551615,1.5,true,2024-01-02,2024-01-02T03:04:05,x,,NaN\n\
+             -2,1,1,2,False,2024-12-31,2024-01-02 03:04:05.123,y,,inf\n",
+        );
+        let types: Vec<DataType> = s.fields().iter().map(|f| f.data_type().clone()).collect();
+        assert_eq!(
+            types,
+            vec![
+                DataType::Int64,
+                DataType::Int64,
+                DataType::UInt64,
+                DataType::Float64,
+                DataType::Boolean,
+                DataType::Date32,
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                DataType::Utf8,
+                DataType::Utf8,
+                DataType::Float64,
+            ]
+        );
+    }
+
+    #[test]
+    fn header_names_are_unique() {
+        let s = infer_str("a,a,,b\n1,2,3,4\n");
+        let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, vec!["a", "a.1", "column_3", "b"]);
+    }
+
+    #[test]
+    fn mixed_kinds_fall_back() {
+        let s = infer_str(
+            "a,b,c,d\n1,2020-01-01,1,-1\nx,2020-01-01T00:00:00,2.5,18446744073709551615\n",
+        );
+        let types: Vec<DataType> = s.fields().iter().map(|f| f.data_type().clone()).collect();
+        assert_eq!(
+            types,
+            vec![
+                DataType::Utf8,
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                DataType::Float64,
+                DataType::Decimal128(20, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn locates_bad_value() {
+        let schema = infer_str("a,b\n1,x\n");
+        let e = locate_mismatch(
+            Path::new("t.csv"),
+            b"2,y\n\"3\nz\",w\noops,v\n",
+            10,
+            &schema,
+            b',',
+            &CsvOptions::default(),
+        )
+        .unwrap();
+        let msg = e.to_string();
+        assert!(msg.contains("line 11") || msg.contains("line 12"), "{msg}");
+        let e = locate_mismatch(
+            Path::new("t.csv"),
+            b"2,y\n3,z\noops,v\n",
+            10,
+            &schema,
+            b',',
+            &CsvOptions::default(),
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("line 12")
+                && e.contains("\"a\"")
+                && e.contains("oops")
+                && e.contains("inference"),
+            "{e}"
+        );
+    }
+}

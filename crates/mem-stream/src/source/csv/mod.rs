@@ -1,0 +1,402 @@
+//! CSV / TSV (optionally gzip): a splitter thread cuts the byte stream at record boundaries and
+//! worker threads parse the blocks with Arrow's CSV decoder; results come back in file order.
+//!
+//! Memory is bounded by the channels: at most `ORDER_CAP` blocks are between the splitter and the
+//! consumer, whatever the file size.
+
+mod infer;
+mod split;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use arrow::csv::ReaderBuilder;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+pub(crate) use infer::infer;
+use split::{Block, Splitter};
+
+use super::{BatchSource, OpenRequest, projection_indices};
+use crate::error::{Result, StreamError};
+use crate::options::CsvOptions;
+
+/// Blocks in flight between the splitter and the consumer (parsed or being parsed).
+const ORDER_CAP: usize = 4;
+
+/// Offset sent with the splitter's end-of-input marker.
+const END_OF_INPUT: u64 = u64::MAX;
+
+/// A parsed block: its batch (none for a block of blank lines) and the source offset after it.
+type Parsed = Result<(Option<RecordBatch>, u64)>;
+
+/// Counts the bytes pulled from the file, for progress.
+struct CountingReader {
+    inner: File,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// What a worker needs to parse a block.
+struct DecodeConfig {
+    path: PathBuf,
+    /// All columns of the file.
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    delimiter: u8,
+    opts: CsvOptions,
+}
+
+impl DecodeConfig {
+    fn decode(&self, block: &Block) -> Result<Option<RecordBatch>> {
+        self.decode_inner(&block.data, block.records).map_err(|e| {
+            infer::locate_mismatch(
+                &self.path,
+                &block.data,
+                block.first_line,
+                &self.schema,
+                self.delimiter,
+                &self.opts,
+            )
+            .unwrap_or_else(|| StreamError::Malformed {
+                path: self.path.clone(),
+                line: Some(block.first_line),
+                column: None,
+                message: format!("in the block of records starting here: {e}"),
+            })
+        })
+    }
+
+    fn decode_inner(
+        &self,
+        data: &[u8],
+        records: usize,
+    ) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
+        let mut builder = ReaderBuilder::new(self.schema.clone())
+            .with_header(false)
+            .with_delimiter(self.delimiter)
+            .with_quote(self.opts.quote)
+            .with_batch_size(records.saturating_add(1).clamp(16, 1 << 22));
+        if let Some(p) = &self.projection {
+            builder = builder.with_projection(p.clone());
+        }
+        let mut decoder = builder.build_decoder();
+        let mut batches = Vec::new();
+        let mut pos = 0;
+        loop {
+            let rest = data.get(pos..).unwrap_or_default();
+            let n = decoder.decode(rest)?;
+            pos += n;
+            if decoder.capacity() == 0 || rest.is_empty() {
+                if let Some(b) = decoder.flush()? {
+                    batches.push(b);
+                }
+            } else if n == 0 {
+                return Err(arrow::error::ArrowError::CsvError(
+                    "the CSV decoder made no progress".to_owned(),
+                ));
+            }
+            if rest.is_empty() {
+                break;
+            }
+        }
+        match batches.len() {
+            0 => Ok(None),
+            1 => Ok(batches.pop()),
+            _ => {
+                let schema = batches
+                    .first()
+                    .map(RecordBatch::schema)
+                    .unwrap_or_else(|| self.schema.clone());
+                arrow::compute::concat_batches(&schema, &batches).map(Some)
+            }
+        }
+    }
+}
+
+enum Mode {
+    /// Parse on the caller's thread (samples, and after a fatal error).
+    Inline {
+        splitter: Box<Splitter>,
+        remaining: Option<usize>,
+        target: Arc<AtomicUsize>,
+    },
+    /// Splitter and workers on threads; receivers in file order.
+    Parallel {
+        order: Receiver<Receiver<Parsed>>,
+    },
+    Done,
+}
+
+/// A CSV/TSV reader.
+pub(crate) struct CsvSource {
+    config: Arc<DecodeConfig>,
+    projected: SchemaRef,
+    counter: Arc<AtomicU64>,
+    delivered_offset: u64,
+    total: u64,
+    mode: Mode,
+}
+
+impl CsvSource {
+    pub(crate) fn open(req: &OpenRequest<'_>, ext_delimiter: u8, gzip: bool) -> Result<Self> {
+        let path = req.path;
+        let opts = req.csv.clone();
+        let delimiter = opts.delimiter.unwrap_or(ext_delimiter);
+        let file = File::open(path).map_err(|e| StreamError::io(path, "cannot open", e))?;
+        let total = file
+            .metadata()
+            .map_err(|e| StreamError::io(path, "cannot read", e))?
+            .len();
+        let counter = Arc::new(AtomicU64::new(0));
+        let counting = CountingReader {
+            inner: file,
+            count: counter.clone(),
+        };
+        let reader: Box<dyn Read + Send> = if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(counting))
+        } else {
+            Box::new(counting)
+        };
+        let mut splitter = Box::new(Splitter::new(reader, opts.quote, opts.max_record_bytes));
+        let header = usize::from(opts.has_header);
+        let infer_rows = req
+            .limit
+            .map_or(opts.inference_rows, |l| l.clamp(1, opts.inference_rows));
+        splitter
+            .fill_records(infer_rows.saturating_add(header))
+            .map_err(|e| StreamError::io(path, "cannot read", e))?;
+        let (complete, eof) = splitter.buffered_records();
+        let complete = if eof { usize::MAX } else { complete };
+        let head = infer(
+            path,
+            splitter.buffered(),
+            complete,
+            splitter.line(),
+            delimiter,
+            &opts,
+        )?;
+        splitter.consume(head.header_bytes, head.header_lines);
+        let names: Vec<String> = head
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let projection = req
+            .projection
+            .map(|p| projection_indices(path, &names, p))
+            .transpose()?;
+        let projected = match &projection {
+            Some(p) => Arc::new(
+                head.schema
+                    .project(p)
+                    .map_err(|e| StreamError::arrow(path, "projecting columns", e))?,
+            ),
+            None => head.schema.clone(),
+        };
+        tracing::debug!(path = %path.display(), columns = names.len(), "CSV schema inferred");
+        let config = Arc::new(DecodeConfig {
+            path: path.to_path_buf(),
+            schema: head.schema,
+            projection,
+            delimiter,
+            opts,
+        });
+        let mode = if req.parallel && req.limit.is_none() {
+            spawn_pipeline(
+                splitter,
+                config.clone(),
+                req.target_rows.clone(),
+                counter.clone(),
+            )?
+        } else {
+            Mode::Inline {
+                splitter,
+                remaining: req.limit,
+                target: req.target_rows.clone(),
+            }
+        };
+        Ok(Self {
+            config,
+            projected,
+            counter,
+            delivered_offset: 0,
+            total,
+            mode,
+        })
+    }
+}
+
+impl BatchSource for CsvSource {
+    fn schema(&self) -> SchemaRef {
+        self.projected.clone()
+    }
+
+    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        loop {
+            let parsed: Parsed = match &mut self.mode {
+                Mode::Done => return None,
+                Mode::Inline {
+                    splitter,
+                    remaining,
+                    target,
+                } => {
+                    let want = target.load(Ordering::Relaxed).max(1);
+                    let want = remaining.map_or(want, |r| want.min(r));
+                    if want == 0 {
+                        self.mode = Mode::Done;
+                        return None;
+                    }
+                    match splitter.next_block(want) {
+                        Ok(None) => {
+                            self.mode = Mode::Done;
+                            Ok((None, self.total))
+                        }
+                        Ok(Some(block)) => self.config.decode(&block).map(|b| {
+                            // Count decoded rows, not splitter records: blank lines are no rows.
+                            if let (Some(r), Some(b)) = (remaining.as_mut(), b.as_ref()) {
+                                *r = r.saturating_sub(b.num_rows());
+                            }
+                            (b, self.counter.load(Ordering::Relaxed).min(self.total))
+                        }),
+                        Err(e) => Err(StreamError::malformed(
+                            &self.config.path,
+                            None,
+                            e.to_string(),
+                        )),
+                    }
+                }
+                Mode::Parallel { order } => match order.recv() {
+                    Err(_) => Err(StreamError::malformed(
+                        &self.config.path,
+                        None,
+                        "the CSV reader thread stopped unexpectedly",
+                    )),
+                    Ok(rx) => rx.recv().unwrap_or_else(|_| {
+                        Err(StreamError::malformed(
+                            &self.config.path,
+                            None,
+                            "a CSV worker thread stopped unexpectedly",
+                        ))
+                    }),
+                },
+            };
+            match parsed {
+                Ok((Some(batch), offset)) => {
+                    self.delivered_offset = offset;
+                    return Some(Ok(batch));
+                }
+                Ok((None, offset)) => {
+                    if offset == END_OF_INPUT {
+                        self.mode = Mode::Done;
+                    } else {
+                        self.delivered_offset = offset;
+                    }
+                    if matches!(self.mode, Mode::Done) {
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    self.mode = Mode::Done;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+
+    fn bytes_read(&self) -> u64 {
+        if matches!(self.mode, Mode::Done) {
+            self.total
+        } else {
+            self.delivered_offset.min(self.total)
+        }
+    }
+
+    fn total_bytes(&self) -> u64 {
+        self.total
+    }
+}
+
+fn spawn_pipeline(
+    mut splitter: Box<Splitter>,
+    config: Arc<DecodeConfig>,
+    target: Arc<AtomicUsize>,
+    counter: Arc<AtomicU64>,
+) -> Result<Mode> {
+    let (order_tx, order_rx) = bounded::<Receiver<Parsed>>(ORDER_CAP);
+    let (work_tx, work_rx) = bounded::<(Block, u64, Sender<Parsed>)>(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8);
+    let spawn_err = |e| StreamError::io(&config.path, "cannot start a CSV worker thread", e);
+    for i in 0..workers {
+        let rx = work_rx.clone();
+        let cfg = config.clone();
+        std::thread::Builder::new()
+            .name(format!("mem-stream-csv-{i}"))
+            .spawn(move || {
+                for (block, offset, reply) in rx {
+                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        cfg.decode(&block)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(StreamError::malformed(
+                            &cfg.path,
+                            Some(block.first_line),
+                            "the CSV decoder crashed on this block",
+                        ))
+                    })
+                    .map(|b| (b, offset));
+                    drop(block);
+                    // The consumer may be gone; nothing to do then.
+                    let _ = reply.send(parsed);
+                }
+            })
+            .map_err(spawn_err)?;
+    }
+    let path = config.path.clone();
+    std::thread::Builder::new()
+        .name("mem-stream-csv-split".to_owned())
+        .spawn(move || {
+            loop {
+                let want = target.load(Ordering::Relaxed).max(1);
+                let (reply, rx) = bounded(1);
+                let next = splitter.next_block(want);
+                let offset = counter.load(Ordering::Relaxed);
+                match next {
+                    Ok(Some(block)) => {
+                        if order_tx.send(rx).is_err()
+                            || work_tx.send((block, offset, reply)).is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        // The end marker: without it the consumer reports a crashed reader.
+                        let _ = reply.send(Ok((None, END_OF_INPUT)));
+                        let _ = order_tx.send(rx);
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(StreamError::malformed(&path, None, e.to_string())));
+                        let _ = order_tx.send(rx);
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|e| StreamError::io(&config.path, "cannot start the CSV reader thread", e))?;
+    Ok(Mode::Parallel { order: order_rx })
+}

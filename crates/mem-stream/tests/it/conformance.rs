@@ -1,0 +1,87 @@
+//! The public Apache test files in `../shared/conformance`: readable ones stream with the expected
+//! rows and columns; unreadable ones give a clean error naming the file.
+
+use std::path::PathBuf;
+
+use mem_stream::StreamingLoader;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+}
+
+/// Files arrow-rs 60 cannot read although pyarrow can (see the crate README); they must still fail
+/// cleanly.
+const KNOWN_UNREADABLE: [&str; 2] = [
+    "parquet/dict-page-offset-zero.parquet",
+    "parquet/nation.dict-malformed.parquet",
+];
+
+#[test]
+fn conformance_files() {
+    let expected = root().join("expected.json");
+    let text = std::fs::read_to_string(&expected).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared/ folder must sit beside the workspace)",
+            expected.display()
+        )
+    });
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let files = json["files"].as_array().unwrap();
+    assert!(files.len() > 60);
+    let loader = StreamingLoader::builder().build().unwrap();
+    let plain = StreamingLoader::builder()
+        .with_optimize(false)
+        .build()
+        .unwrap();
+    let mut failures = Vec::new();
+    for f in files {
+        let name = f["file"].as_str().unwrap();
+        let path = root().join(name);
+        for l in [&loader, &plain] {
+            let result: mem_stream::Result<(usize, Vec<String>)> = (|| {
+                let mut s = l.stream(&path)?;
+                let mut rows = 0;
+                for item in s.by_ref() {
+                    rows += item?.0.num_rows();
+                }
+                Ok((
+                    rows,
+                    s.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                ))
+            })();
+            let readable = f["readable"].as_bool().unwrap_or(false);
+            match result {
+                Ok((rows, names)) if readable => {
+                    let want_rows = f["rows"].as_u64().unwrap() as usize;
+                    let want: Vec<String> = f["columns"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|c| c["name"].as_str().unwrap().to_owned())
+                        .collect();
+                    if rows != want_rows || names != want {
+                        failures.push(format!(
+                            "{name}: {rows} rows {names:?}, expected {want_rows} {want:?}"
+                        ));
+                    }
+                }
+                Ok(_) => {} // refusing or reading a bad file are both fine; it must not panic
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(
+                        msg.contains(path.file_name().unwrap().to_str().unwrap()),
+                        "{msg}"
+                    );
+                    if readable && !KNOWN_UNREADABLE.contains(&name) {
+                        failures.push(format!("{name}: {msg}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

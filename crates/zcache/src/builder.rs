@@ -1,0 +1,195 @@
+//! The cache builder and its settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::CompressedCache;
+use crate::codec::Codec;
+use crate::error::CacheError;
+
+/// When the disk tier is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskPolicy {
+    /// Every put also writes the entry to disk (durable across restarts and crashes; each put
+    /// pays a file write and, with `sync_writes`, an fsync).
+    #[default]
+    WriteThrough,
+    /// Only entries the memory tier evicts are written to disk (cheaper puts; what is only in
+    /// memory is lost on a crash).
+    WriteOnEviction,
+}
+
+/// The settings of a cache, validated by [`CacheBuilder::build`].
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub max_memory_bytes: u64,
+    pub default_compression: Codec,
+    pub disk_dir: Option<PathBuf>,
+    pub max_disk_bytes: u64,
+    pub default_ttl: Option<Duration>,
+    pub cleanup_interval: Duration,
+    pub disk_policy: DiskPolicy,
+    pub max_entry_bytes: u64,
+    pub sync_writes: bool,
+}
+
+/// Builds a [`CompressedCache`]. Defaults: 500 MB memory, [`Codec::Auto`], no disk tier
+/// (2048 MB when enabled, write-through, fsync on), no TTL, cleanup every 60 s, 256 MiB max
+/// entry.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CacheBuilder {
+    max_memory_mb: f64,
+    default_compression: Codec,
+    disk_dir: Option<PathBuf>,
+    max_disk_mb: f64,
+    default_ttl: Option<Duration>,
+    cleanup_interval: Duration,
+    disk_policy: DiskPolicy,
+    max_entry_bytes: u64,
+    sync_writes: bool,
+}
+
+impl Default for CacheBuilder {
+    fn default() -> Self {
+        Self {
+            max_memory_mb: 500.0,
+            default_compression: Codec::Auto,
+            disk_dir: None,
+            max_disk_mb: 2048.0,
+            default_ttl: None,
+            cleanup_interval: Duration::from_secs(60),
+            disk_policy: DiskPolicy::WriteThrough,
+            max_entry_bytes: 256 * mem_monitor::MIB,
+            sync_writes: true,
+        }
+    }
+}
+
+impl CacheBuilder {
+    /// Memory-tier budget in MiB, counted in stored (compressed) bytes plus each entry's key and
+    /// bookkeeping, so it bounds the RAM really used. 0 keeps nothing in memory (disk only).
+    pub fn max_memory_mb(mut self, mb: f64) -> Self {
+        self.max_memory_mb = mb;
+        self
+    }
+
+    /// The codec used when a put does not name one ([`Codec::Auto`] by default).
+    pub fn default_compression(mut self, codec: Codec) -> Self {
+        self.default_compression = codec;
+        self
+    }
+
+    /// Enables the disk tier in `dir` (created if missing). Opening an existing directory
+    /// rebuilds the index from the entry headers and removes leftover temp files.
+    pub fn enable_disk_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.disk_dir = Some(dir.into());
+        self
+    }
+
+    /// Disk-tier budget in MiB (entry files' sizes); least recently used entries go first.
+    pub fn max_disk_mb(mut self, mb: f64) -> Self {
+        self.max_disk_mb = mb;
+        self
+    }
+
+    /// Time to live of entries put without their own TTL.
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// How often the background thread removes expired entries from both tiers. Zero runs no
+    /// thread (expired entries are then still never returned, and `optimize` removes them).
+    pub fn cleanup_interval(mut self, every: Duration) -> Self {
+        self.cleanup_interval = every;
+        self
+    }
+
+    /// When the disk tier is written (write-through by default).
+    pub fn disk_policy(mut self, policy: DiskPolicy) -> Self {
+        self.disk_policy = policy;
+        self
+    }
+
+    /// Largest value accepted, in raw bytes. Also the bound on what a disk entry may declare:
+    /// larger declarations are refused as corrupt before anything is allocated.
+    pub fn max_entry_bytes(mut self, bytes: u64) -> Self {
+        self.max_entry_bytes = bytes;
+        self
+    }
+
+    /// Whether disk writes are fsynced before and after the rename (default true). Off trades
+    /// durability on power loss for speed; a process crash still never leaves a torn entry.
+    pub fn sync_writes(mut self, sync: bool) -> Self {
+        self.sync_writes = sync;
+        self
+    }
+
+    /// Validates the settings, opens the disk tier and starts the cleanup thread.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidConfig`] for a negative, NaN or infinite size, a zero maximum entry
+    /// size, or an invalid codec; I/O errors opening the disk directory;
+    /// [`CacheError::Spawn`] if the cleanup thread cannot start.
+    pub fn build(self) -> Result<CompressedCache, CacheError> {
+        let mb = |name: &str, v: f64| -> Result<u64, CacheError> {
+            if !v.is_finite() || v < 0.0 {
+                return Err(CacheError::InvalidConfig(format!(
+                    "{name} must be a finite number >= 0, got {v}"
+                )));
+            }
+            Ok(mem_monitor::mb_to_bytes(v))
+        };
+        let max_memory_bytes = mb("max_memory_mb", self.max_memory_mb)?;
+        let max_disk_bytes = mb("max_disk_mb", self.max_disk_mb)?;
+        if self.max_entry_bytes == 0 {
+            return Err(CacheError::InvalidConfig(
+                "max_entry_bytes must be above 0".into(),
+            ));
+        }
+        if self.default_ttl == Some(Duration::ZERO) {
+            return Err(CacheError::InvalidConfig(
+                "default_ttl must be above 0".into(),
+            ));
+        }
+        self.default_compression.validate()?;
+        CompressedCache::from_config(Config {
+            max_memory_bytes,
+            default_compression: self.default_compression,
+            disk_dir: self.disk_dir,
+            max_disk_bytes,
+            default_ttl: self.default_ttl,
+            cleanup_interval: self.cleanup_interval,
+            disk_policy: self.disk_policy,
+            max_entry_bytes: self.max_entry_bytes,
+            sync_writes: self.sync_writes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_settings() {
+        for b in [
+            CacheBuilder::default().max_memory_mb(-1.0),
+            CacheBuilder::default().max_memory_mb(f64::NAN),
+            CacheBuilder::default().max_disk_mb(f64::INFINITY),
+            CacheBuilder::default().max_entry_bytes(0),
+            CacheBuilder::default().default_ttl(Duration::ZERO),
+            CacheBuilder::default().default_compression(Codec::Zstd(99)),
+            CacheBuilder::default().default_compression(Codec::Shuffle {
+                width: 3,
+                inner: crate::InnerCodec::Lz4,
+            }),
+        ] {
+            assert!(matches!(b.build(), Err(CacheError::InvalidConfig(_))));
+        }
+    }
+}

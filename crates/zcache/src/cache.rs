@@ -1,0 +1,428 @@
+//! The cache itself: the memory tier on moka, the optional disk tier, put and get.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::notification::RemovalCause;
+
+use crate::builder::{CacheBuilder, Config, DiskPolicy};
+use crate::cleanup::Cleaner;
+use crate::disk::format::MAX_KEY_LEN;
+use crate::disk::{DiskStore, ReadOutcome};
+use crate::entry::{Stored, encode, now_ms};
+use crate::error::CacheError;
+use crate::options::{PutOptions, PutReport};
+use crate::stats::Counters;
+use crate::value::{CacheValue, ValueKind};
+
+/// Shared state: the tiers, the counters, the pressure mode.
+pub(crate) struct Inner {
+    pub config: Config,
+    pub memory: moka::sync::Cache<String, Arc<Stored>>,
+    pub disk: Option<Arc<DiskStore>>,
+    pub counters: Arc<Counters>,
+    /// Medium pressure or above: `Auto` compresses harder.
+    pub harder: AtomicBool,
+    /// High pressure with a disk tier: the memory tier is empty and bypassed.
+    pub disk_only: AtomicBool,
+    pub cleanup_every_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .field("disk", &self.disk)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    pub(crate) fn cleanup_every(&self) -> Duration {
+        Duration::from_millis(self.cleanup_every_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn insert_memory(&self, key: &str, stored: Arc<Stored>) {
+        Counters::add(&self.counters.memory_raw, stored.raw_len);
+        Counters::add(&self.counters.memory_stored, stored.payload.len() as u64);
+        self.memory.insert(key.to_owned(), stored);
+    }
+
+    /// Writes one entry to disk, counting the outcome.
+    pub(crate) fn write_disk(&self, key: &str, stored: &Stored) -> Result<(), CacheError> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        match disk.write(key, stored) {
+            Ok(evicted) => {
+                Counters::add(&self.counters.disk_evictions, evicted);
+                Ok(())
+            }
+            Err(e) => {
+                Counters::add(&self.counters.disk_errors, 1);
+                tracing::warn!(key, error = %e, "zcache disk write failed");
+                // A stale older copy must not outlive the failed update.
+                let _ = disk.remove(key);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn on_removal(
+    counters: &Counters,
+    disk: Option<&DiskStore>,
+    policy: DiskPolicy,
+    key: &str,
+    value: &Stored,
+    cause: RemovalCause,
+) {
+    Counters::sub(&counters.memory_raw, value.raw_len);
+    Counters::sub(&counters.memory_stored, value.payload.len() as u64);
+    match cause {
+        RemovalCause::Size => {
+            Counters::add(&counters.evictions, 1);
+            let Some(disk) = disk else { return };
+            if policy == DiskPolicy::WriteOnEviction
+                && !value.is_on_disk()
+                && !value.is_expired(now_ms())
+            {
+                match disk.write(key, value) {
+                    Ok(evicted) => {
+                        Counters::add(&counters.spills, 1);
+                        Counters::add(&counters.disk_evictions, evicted);
+                    }
+                    Err(e) => {
+                        Counters::add(&counters.disk_errors, 1);
+                        tracing::warn!(key, error = %e, "zcache could not spill an evicted entry to disk");
+                    }
+                }
+            }
+        }
+        RemovalCause::Expired => Counters::add(&counters.expirations, 1),
+        RemovalCause::Explicit | RemovalCause::Replaced => {}
+    }
+}
+
+/// A compressed two-tier cache. `Send + Sync`; share it with an `Arc`. Dropping it stops its
+/// cleanup thread. See the [crate docs](crate) for an example.
+#[derive(Debug)]
+pub struct CompressedCache {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) cleaner: Option<Cleaner>,
+}
+
+impl CompressedCache {
+    /// A builder with the defaults (see [`CacheBuilder`]).
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+
+    pub(crate) fn from_config(config: Config) -> Result<Self, CacheError> {
+        let counters = Arc::new(Counters::default());
+        let disk = match &config.disk_dir {
+            Some(dir) => {
+                let (store, report) = DiskStore::open(
+                    dir,
+                    config.max_disk_bytes,
+                    config.max_entry_bytes,
+                    config.sync_writes,
+                )?;
+                Counters::add(&counters.corrupt, report.corrupt_removed);
+                Counters::add(&counters.expirations, report.expired_removed);
+                tracing::debug!(dir = %dir.display(), entries = report.entries, temp_removed = report.temp_removed,
+                    corrupt_removed = report.corrupt_removed, "zcache disk tier opened");
+                Some(Arc::new(store))
+            }
+            None => None,
+        };
+        let listener_counters = Arc::clone(&counters);
+        let listener_disk = disk.clone();
+        let policy = config.disk_policy;
+        // TTL is not handed to moka: its timer wheel would drop expired entries only after a
+        // second or so and hide them from iteration, while our own check on every read and the
+        // cleanup thread's scan remove them exactly and count them.
+        let memory = moka::sync::Cache::builder()
+            .max_capacity(config.max_memory_bytes)
+            .weigher(|k: &String, v: &Arc<Stored>| v.weight(k.len()))
+            .eviction_listener(move |k: Arc<String>, v: Arc<Stored>, cause| {
+                on_removal(
+                    &listener_counters,
+                    listener_disk.as_deref(),
+                    policy,
+                    &k,
+                    &v,
+                    cause,
+                );
+            })
+            .build();
+        let every = u64::try_from(config.cleanup_interval.as_millis()).unwrap_or(u64::MAX);
+        let inner = Arc::new(Inner {
+            config,
+            memory,
+            disk,
+            counters,
+            harder: AtomicBool::new(false),
+            disk_only: AtomicBool::new(false),
+            cleanup_every_ms: AtomicU64::new(every),
+        });
+        let cleaner = Cleaner::spawn(&inner)?;
+        Ok(Self { inner, cleaner })
+    }
+
+    /// Stores `value` under `key` with the default codec and TTL.
+    ///
+    /// # Errors
+    /// [`CacheError::EntryTooLarge`], [`CacheError::InvalidKey`], codec or serde failures, and
+    /// disk errors with write-through (the value then stays in the memory tier, and no older
+    /// copy stays on disk).
+    pub fn put<V: CacheValue + ?Sized>(
+        &self,
+        key: &str,
+        value: &V,
+    ) -> Result<PutReport, CacheError> {
+        self.put_with(key, value, PutOptions::default())
+    }
+
+    /// Stores `value` under `key` with per-put options.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    pub fn put_with<V: CacheValue + ?Sized>(
+        &self,
+        key: &str,
+        value: &V,
+        options: PutOptions,
+    ) -> Result<PutReport, CacheError> {
+        let raw = value.to_raw(key)?;
+        self.put_raw(key, &raw, V::kind(), options)
+    }
+
+    /// Reads `key` as a `V`: `get::<str>` gives a `String`, `get::<[f32]>` a `Vec<f32>`,
+    /// `get::<Json<T>>` a `T`. `Ok(None)` when absent, expired or found damaged (counted).
+    ///
+    /// # Errors
+    /// [`CacheError::KindMismatch`] when the entry holds another kind; serde errors.
+    pub fn get<V: CacheValue + ?Sized>(&self, key: &str) -> Result<Option<V::Output>, CacheError> {
+        let Some(stored) = self.inner.lookup(key) else {
+            return Ok(None);
+        };
+        match stored.decode::<V>(key) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_corruption() => {
+                Counters::add(&self.inner.counters.corrupt, 1);
+                tracing::warn!(key, error = %e, "zcache entry failed to decode; removed");
+                let _ = self.remove(key);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn put_raw(
+        &self,
+        key: &str,
+        raw: &[u8],
+        kind: ValueKind,
+        options: PutOptions,
+    ) -> Result<PutReport, CacheError> {
+        let inner = &*self.inner;
+        if key.len() > MAX_KEY_LEN {
+            return Err(CacheError::InvalidKey {
+                key: key.chars().take(64).collect(),
+                reason: format!("{} bytes, above the maximum of {MAX_KEY_LEN}", key.len()),
+            });
+        }
+        if raw.len() as u64 > inner.config.max_entry_bytes {
+            return Err(CacheError::EntryTooLarge {
+                key: key.to_owned(),
+                size: raw.len() as u64,
+                max: inner.config.max_entry_bytes,
+            });
+        }
+        let codec = options
+            .compression
+            .unwrap_or(inner.config.default_compression);
+        codec.validate()?;
+        let (codec, payload) = encode(raw, kind, codec, inner.harder.load(Ordering::Relaxed))?;
+        let now = now_ms();
+        let ttl = options.ttl.or(inner.config.default_ttl);
+        let expires_ms = ttl.map_or(0, |t| {
+            now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
+                .max(1)
+        });
+        let stored = Arc::new(Stored {
+            kind,
+            codec,
+            raw_len: raw.len() as u64,
+            created_ms: now,
+            expires_ms,
+            payload: payload.into_boxed_slice(),
+            on_disk: AtomicBool::new(false),
+        });
+        let mut report = PutReport {
+            kind,
+            codec,
+            raw_bytes: stored.raw_len,
+            stored_bytes: stored.payload.len() as u64,
+            in_memory: false,
+            on_disk: false,
+        };
+        Counters::add(&inner.counters.puts, 1);
+        if inner.disk.is_some() && inner.disk_only.load(Ordering::Relaxed) {
+            inner.memory.invalidate(key);
+            inner.write_disk(key, &stored)?;
+            report.on_disk = true;
+            return Ok(report);
+        }
+        inner.insert_memory(key, Arc::clone(&stored));
+        report.in_memory = true;
+        if let Some(disk) = &inner.disk {
+            match inner.config.disk_policy {
+                DiskPolicy::WriteThrough => {
+                    inner.write_disk(key, &stored)?;
+                    report.on_disk = true;
+                }
+                DiskPolicy::WriteOnEviction => {
+                    // The disk copy of an older value must not resurface after this one is evicted.
+                    if disk.is_indexed(key) {
+                        disk.remove(key)?;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Removes `key` from both tiers; true if it was present in either.
+    ///
+    /// # Errors
+    /// An I/O error removing the disk file.
+    pub fn remove(&self, key: &str) -> Result<bool, CacheError> {
+        let in_memory = self.inner.memory.remove(key).is_some();
+        let on_disk = match &self.inner.disk {
+            Some(d) => d.remove(key)?,
+            None => false,
+        };
+        Ok(in_memory || on_disk)
+    }
+
+    /// True if `key` is held (unexpired) in either tier. Does not count as a hit or miss.
+    pub fn contains(&self, key: &str) -> bool {
+        let now = now_ms();
+        let in_memory = !self.inner.disk_only.load(Ordering::Relaxed)
+            && self
+                .inner
+                .memory
+                .get(key)
+                .is_some_and(|s| !s.is_expired(now));
+        in_memory || self.inner.disk.as_ref().is_some_and(|d| d.contains(key))
+    }
+
+    /// The kind of value held under `key`, if any. Does not count as a hit or miss.
+    pub fn kind_of(&self, key: &str) -> Option<ValueKind> {
+        if let Some(s) = self
+            .inner
+            .memory
+            .get(key)
+            .filter(|s| !s.is_expired(now_ms()))
+        {
+            return Some(s.kind);
+        }
+        match self.inner.disk.as_ref()?.read(key) {
+            Ok(ReadOutcome::Hit(s)) => Some(s.kind),
+            _ => None,
+        }
+    }
+
+    /// Empties both tiers (every entry file in the directory).
+    ///
+    /// # Errors
+    /// An I/O error listing the directory.
+    pub fn clear(&self) -> Result<(), CacheError> {
+        self.inner.memory.invalidate_all();
+        self.inner.memory.run_pending_tasks();
+        if let Some(d) = &self.inner.disk {
+            d.clear()?;
+        }
+        Ok(())
+    }
+
+    /// Every unexpired key of both tiers (the disk tier as indexed by this process), sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let now = now_ms();
+        let mut keys: Vec<String> = self
+            .inner
+            .memory
+            .iter()
+            .filter(|(_, v)| !v.is_expired(now))
+            .map(|(k, _)| k.as_ref().clone())
+            .collect();
+        if let Some(d) = &self.inner.disk {
+            keys.extend(d.keys());
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// Runs the memory tier's pending maintenance (evictions, expirations, listener calls) now
+    /// instead of on a later operation. Useful before reading stats.
+    pub fn run_pending_tasks(&self) {
+        self.inner.memory.run_pending_tasks();
+    }
+
+    /// The disk tier's directory, if enabled.
+    pub fn disk_dir(&self) -> Option<&std::path::Path> {
+        self.inner.disk.as_ref().map(|d| d.dir())
+    }
+}
+
+impl Inner {
+    /// Finds an entry, counting hits and misses per tier and promoting disk hits.
+    pub(crate) fn lookup(&self, key: &str) -> Option<Arc<Stored>> {
+        let disk_only = self.disk.is_some() && self.disk_only.load(Ordering::Relaxed);
+        if !disk_only {
+            if let Some(s) = self.memory.get(key) {
+                // The clock is read only for entries that can expire (it is most of a small get).
+                if s.expires_ms == 0 || !s.is_expired(now_ms()) {
+                    Counters::add(&self.counters.memory_hits, 1);
+                    return Some(s);
+                }
+                self.memory.invalidate(key);
+                Counters::add(&self.counters.expirations, 1);
+            }
+            Counters::add(&self.counters.memory_misses, 1);
+        }
+        let disk = self.disk.as_ref()?;
+        match disk.read(key) {
+            Ok(ReadOutcome::Hit(s)) => {
+                Counters::add(&self.counters.disk_hits, 1);
+                let s = Arc::new(s);
+                if !disk_only && self.config.max_memory_bytes > 0 {
+                    self.insert_memory(key, Arc::clone(&s));
+                }
+                return Some(s);
+            }
+            Ok(ReadOutcome::Miss) => {}
+            Ok(ReadOutcome::Expired) => Counters::add(&self.counters.expirations, 1),
+            Ok(ReadOutcome::Corrupt) => Counters::add(&self.counters.corrupt, 1),
+            Err(e) => {
+                Counters::add(&self.counters.disk_errors, 1);
+                tracing::warn!(key, error = %e, "zcache disk read failed");
+            }
+        }
+        Counters::add(&self.counters.disk_misses, 1);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cache_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::CompressedCache>();
+    }
+}

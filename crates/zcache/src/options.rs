@@ -1,0 +1,63 @@
+//! Per-put options and what a put reports.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Codec;
+use crate::value::ValueKind;
+
+/// Per-put settings that override the cache's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use zcache::{Codec, PutOptions};
+/// let opts = PutOptions::new().compression(Codec::Zstd(9)).ttl(Duration::from_secs(60));
+/// assert_eq!(opts.compression, Some(Codec::Zstd(9)));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// Codec for this value; `None` uses the cache's default compression.
+    pub compression: Option<Codec>,
+    /// Time to live; `None` uses the cache's default TTL (if any).
+    pub ttl: Option<Duration>,
+}
+
+impl PutOptions {
+    /// No overrides.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `codec` for this value.
+    #[must_use]
+    pub fn compression(mut self, codec: Codec) -> Self {
+        self.compression = Some(codec);
+        self
+    }
+
+    /// Expires this value after `ttl`.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+/// What a put stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutReport {
+    /// The value's kind.
+    pub kind: ValueKind,
+    /// The codec really used (`Auto` resolved; `None` when stored raw).
+    pub codec: Codec,
+    /// Raw (uncompressed) bytes.
+    pub raw_bytes: u64,
+    /// Stored (compressed) payload bytes.
+    pub stored_bytes: u64,
+    /// Whether the entry went into the memory tier (false while serving from disk only).
+    pub in_memory: bool,
+    /// Whether the entry was written to the disk tier by this put.
+    pub on_disk: bool,
+}

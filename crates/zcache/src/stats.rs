@@ -1,0 +1,141 @@
+//! Counters and the reports built from them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Codec;
+
+/// Live counters, shared with the eviction listener and the cleanup thread.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub memory_hits: AtomicU64,
+    pub memory_misses: AtomicU64,
+    pub disk_hits: AtomicU64,
+    pub disk_misses: AtomicU64,
+    pub puts: AtomicU64,
+    pub evictions: AtomicU64,
+    pub disk_evictions: AtomicU64,
+    pub spills: AtomicU64,
+    pub expirations: AtomicU64,
+    pub corrupt: AtomicU64,
+    pub disk_errors: AtomicU64,
+    /// Raw and stored payload bytes currently in the memory tier.
+    pub memory_raw: AtomicU64,
+    pub memory_stored: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64, n: u64) {
+        // Never wrap below zero even if a listener runs late.
+        let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(n))
+        });
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot of the cache's counters and sizes (serde: the JSON of `memkit cache stats`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// Gets answered by the memory tier.
+    pub memory_hits: u64,
+    /// Gets the memory tier could not answer.
+    pub memory_misses: u64,
+    /// Gets answered by the disk tier.
+    pub disk_hits: u64,
+    /// Gets that reached the disk tier and missed there too.
+    pub disk_misses: u64,
+    /// Gets answered by either tier.
+    pub hits: u64,
+    /// Gets answered by neither tier.
+    pub misses: u64,
+    /// `hits / (hits + misses)`, 0 when there were no gets.
+    pub hit_rate: f64,
+    /// Puts accepted.
+    pub puts: u64,
+    /// Entries in the memory tier.
+    pub memory_entries: u64,
+    /// Bytes the memory tier accounts for (stored payloads + keys + per-entry overhead).
+    pub memory_bytes: u64,
+    /// The memory tier's budget in bytes.
+    pub memory_limit_bytes: u64,
+    /// Raw (uncompressed) bytes of the values in the memory tier.
+    pub memory_raw_bytes: u64,
+    /// Stored (compressed) payload bytes in the memory tier.
+    pub memory_stored_bytes: u64,
+    /// Entries in the disk tier (as indexed by this process).
+    pub disk_entries: u64,
+    /// Bytes of the disk tier's entry files.
+    pub disk_bytes: u64,
+    /// The disk tier's budget in bytes (0 without a disk tier).
+    pub disk_limit_bytes: u64,
+    /// Raw bytes of the values in the disk tier.
+    pub disk_raw_bytes: u64,
+    /// Raw bytes of every value held (memory tier, plus disk-only entries' raw bytes when
+    /// spilled on eviction; with write-through the memory tier's view).
+    pub raw_bytes: u64,
+    /// Stored bytes matching `raw_bytes`.
+    pub stored_bytes: u64,
+    /// `stored_bytes / raw_bytes` (1.0 when empty): lower is better.
+    pub compression_ratio: f64,
+    /// `(raw_bytes - stored_bytes)` in MiB: memory saved by compression.
+    pub compression_savings_mb: f64,
+    /// Memory-tier entries evicted for space.
+    pub evictions: u64,
+    /// Of those, how many were written to the disk tier (write-on-eviction).
+    pub spilled_to_disk: u64,
+    /// Disk-tier entries evicted for space.
+    pub disk_evictions: u64,
+    /// Entries dropped because their TTL passed.
+    pub expirations: u64,
+    /// Damaged entries found (counted as misses and removed).
+    pub corrupt_entries: u64,
+    /// Disk operations that failed (full disk, I/O errors).
+    pub disk_errors: u64,
+    /// The codec used when a put does not name one.
+    pub default_compression: Codec,
+    /// True while high memory pressure keeps the memory tier empty.
+    pub disk_only: bool,
+    /// True while medium or high pressure makes `Auto` compress harder.
+    pub compress_harder: bool,
+}
+
+/// What [`CompressedCache::optimize`](crate::CompressedCache::optimize) did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OptimizeReport {
+    /// Expired entries removed from both tiers.
+    pub expired_removed: u64,
+    /// Memory entries recompressed with a better codec.
+    pub recompressed: u64,
+    /// Stored bytes saved by recompression.
+    pub bytes_saved: u64,
+    /// Memory-tier entries evicted to enforce the budget.
+    pub memory_evicted: u64,
+    /// Disk-tier entries evicted to enforce the budget.
+    pub disk_evicted: u64,
+    /// Memory-tier entries afterwards.
+    pub memory_entries: u64,
+    /// Disk-tier entries afterwards.
+    pub disk_entries: u64,
+    /// Wall time of the pass in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+/// What [`CompressedCache::verify`](crate::CompressedCache::verify) found on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Entries that read back and decoded correctly.
+    pub good: u64,
+    /// Damaged entries (removed).
+    pub corrupt: u64,
+    /// Expired entries (removed).
+    pub expired: u64,
+}
