@@ -42,6 +42,7 @@ pub use zcache_service as service;
 mod config;
 mod manager;
 pub mod prelude;
+mod wiring;
 
 pub use config::{CompressionMethod, Config, ConfigError, ENV_VARS};
 pub use manager::{
