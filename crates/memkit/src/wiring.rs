@@ -47,7 +47,6 @@ impl Config {
     /// A compressed cache builder with this configuration's codec and disk budget
     /// (`cache_size_gb`); add `enable_disk_cache(dir)` for the disk tier.
     #[cfg(feature = "cache")]
-    #[must_use]
     pub fn compressed_cache(&self) -> zcache::CacheBuilder {
         zcache::CompressedCache::builder()
             .default_compression(self.codec())
@@ -56,7 +55,6 @@ impl Config {
 
     /// An embeddings cache builder in `dir` with this configuration's size and compression.
     #[cfg(feature = "service")]
-    #[must_use]
     pub fn cache_service(&self, dir: impl Into<PathBuf>) -> zcache_service::CacheServiceBuilder {
         zcache_service::CacheService::builder()
             .cache_dir(dir)
