@@ -122,6 +122,18 @@ fn optimize(c: &mut Criterion) {
             }
         });
     });
+    let no_text: Vec<RecordBatch> = chunks
+        .iter()
+        .map(|c| c.project(&(0..11).collect::<Vec<_>>()).expect("project"))
+        .collect();
+    g.bench_function("StreamOptimizer 10 x 10k-row chunks, without text", |b| {
+        b.iter(|| {
+            let mut s = StreamOptimizer::new(opts.clone());
+            for chunk in &no_text {
+                black_box(s.push(chunk).expect("push"));
+            }
+        });
+    });
     g.finish();
 }
 

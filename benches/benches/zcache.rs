@@ -117,5 +117,49 @@ fn memory_get(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, shuffle_on_embeddings, memory_get);
+/// One embedding row (384 x f32 = 1.5 KiB) per key, as zcache-service reads them.
+fn embedding_rows(c: &mut Criterion) {
+    let data = embeddings();
+    let rows: Vec<Vec<f32>> = data
+        .chunks_exact(384 * 4)
+        .take(1000)
+        .map(|r| bytemuck_free_f32(r))
+        .collect();
+    let cache = CompressedCache::builder()
+        .max_memory_mb(64.0)
+        .cleanup_interval(Duration::ZERO)
+        .build()
+        .expect("cache");
+    let keys: Vec<String> = (0..rows.len()).map(|i| format!("row:{i}")).collect();
+    let mut stored = 0;
+    for (k, r) in keys.iter().zip(&rows) {
+        stored += cache.put_slice(k, r).expect("put").stored_bytes;
+    }
+    eprintln!(
+        "embedding rows with Auto: ratio {:.3}",
+        stored as f64 / (rows.len() * 1536) as f64
+    );
+    cache.run_pending_tasks();
+    let mut group = c.benchmark_group("memory_get");
+    let mut i = 0usize;
+    group.bench_function("zcache 384 x f32 auto", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            cache
+                .get_vec::<f32>(&keys[i])
+                .expect("get")
+                .expect("present")
+        });
+    });
+    group.finish();
+}
+
+fn bytemuck_free_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+criterion_group!(benches, shuffle_on_embeddings, memory_get, embedding_rows);
 criterion_main!(benches);

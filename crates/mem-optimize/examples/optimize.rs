@@ -51,17 +51,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. A stream: the first chunk decides, later chunks widen and say so.
     let mut stream = StreamOptimizer::new(OptimizeOptions::default());
     let mut outputs = Vec::new();
-    for (i, chunk) in [
+    for chunk in [
         table(0, 1_000, 12)?,
         table(1_000, 1_000, 200)?,
         table(100_000, 1_000, 12)?,
-    ]
-    .iter()
-    .enumerate()
-    {
-        let (out, _) = stream.push(chunk)?;
+    ] {
+        let (out, _) = stream.push(&chunk)?;
         for w in stream.last_widenings() {
-            println!("chunk {i}: {w}");
+            println!("{w}");
         }
         outputs.push(out);
     }

@@ -45,6 +45,8 @@ pub struct EntryMeta {
     pub fidelity: Fidelity,
     /// Save time, milliseconds since the Unix epoch.
     pub created_unix_ms: u64,
+    /// Identifies the save that wrote the entry (unique per save, across processes).
+    pub save_id: u64,
     /// Codec of the texts section.
     pub texts_codec: Codec,
     /// Uncompressed size of the texts section.
@@ -109,6 +111,21 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// A save id: the key, the process, the time in nanoseconds and a counter, hashed.
+fn next_save_id(key: &str) -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(key.as_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&nanos.to_le_bytes());
+    h.update(&n.to_le_bytes());
+    h.digest()
+}
+
 /// Builds the blob for one item; also returns its metadata.
 pub(crate) fn build<S: AsRef<str>>(
     input: &EntryInput<'_>,
@@ -146,6 +163,7 @@ pub(crate) fn build<S: AsRef<str>>(
         dim: e.dim() as u64,
         fidelity,
         created_unix_ms: now_ms(),
+        save_id: next_save_id(input.key),
         texts_codec,
         texts_raw_len: raw_texts.len() as u64,
         texts_stored_len: packed_texts.len() as u64,

@@ -143,6 +143,7 @@ mod tests {
             dim: 1,
             fidelity: Fidelity::EXACT,
             created_unix_ms: 0,
+            save_id: 0,
             texts_codec: Codec::None,
             texts_raw_len: 0,
             texts_stored_len: 0,

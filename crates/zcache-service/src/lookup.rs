@@ -107,11 +107,11 @@ impl CacheService {
             return Ok(Err(Miss::Corrupt));
         };
         let mut index = self.index.lock();
-        // Unknown here (saved by another process sharing the directory), or indexed from an
-        // older record (a newer save whose record was lost): the blob describes itself.
+        // Unknown here (saved by another process sharing the directory), or indexed from
+        // another save (overwritten elsewhere, or its record lost): the blob describes itself.
         let outdated = index
             .get(key)
-            .is_none_or(|s| s.meta.created_unix_ms < parsed.meta.created_unix_ms);
+            .is_none_or(|s| s.meta.save_id != parsed.meta.save_id);
         if outdated {
             let size =
                 blob.len() as u64 + serde_json::to_vec(&parsed.meta).map_or(0, |v| v.len() as u64);

@@ -60,6 +60,15 @@
 //!     `High`: move the memory tier to disk and serve from disk only until pressure falls).
 //! - [`CacheError`]: one `#[non_exhaustive]` error enum.
 //! - `testdata` feature: [`testdata::zipf_trace`] and friends for benchmarks.
+//!
+//! # Figures (2-core machine, `cargo bench -p memkit-benches --bench zcache` / `zcache_replay`)
+//!
+//! - Real f32 embeddings (`minilm-5k.npy`, 7.7 MB), `shuffle:4:zstd:1`: lossless ratio 0.846,
+//!   compression ~900 MiB/s, decompression ~2.3 ms (plain zstd: 0.926; lz4: 1.004).
+//! - Memory-tier get: 8 KiB JSON ~3 µs with lz4, ~18 µs with zstd-3; 1 KiB JSON with `Auto`
+//!   ~0.34 µs against ~0.17 µs for an uncompressed moka get.
+//! - Zipf(0.9) trace, 1M requests over 100k keys of 1-16 KiB JSON, budget 10 % of the raw
+//!   total: moka weighing raw bytes 64.4 %, zcache lz4 68.3 %, zcache zstd-3 72.2 %.
 #![deny(missing_docs)]
 
 mod builder;

@@ -1,5 +1,9 @@
 //! optimize_array: lossless by default, explicit targets exact unless asked to be lossy.
 
+use arrow::array::Array;
+use arrow::array::Int64Array;
+use arrow::datatypes::DataType;
+use mem_optimize::optimize_arrow_array;
 use mem_optimize::{ArrayTarget, NumericType, NumericVec, OptimizeError, optimize_array};
 use proptest::prelude::*;
 
@@ -60,4 +64,76 @@ fn seed_float32_target() {
     };
     assert_eq!(f.len(), 1000);
     assert!((f64::from(f[999]) - 99.9).abs() < 1e-5);
+}
+
+#[test]
+fn narrowest() {
+    assert_eq!(
+        optimize_array(&[-1i64, 100], ArrayTarget::Narrowest).unwrap(),
+        NumericVec::I8(vec![-1, 100])
+    );
+    assert_eq!(
+        optimize_array(&[70_000u64], ArrayTarget::Narrowest).unwrap(),
+        NumericVec::U32(vec![70_000])
+    );
+    assert_eq!(
+        optimize_array(&[0.1f64], ArrayTarget::Narrowest).unwrap(),
+        NumericVec::F64(vec![0.1])
+    );
+    let v = optimize_array(&[f64::NAN, f64::INFINITY, -0.0], ArrayTarget::Narrowest).unwrap();
+    let NumericVec::F32(v) = v else {
+        panic!("expected f32, got {v:?}")
+    };
+    assert!(v[0].is_nan() && v[1] == f32::INFINITY && v[2].is_sign_negative());
+    assert_eq!(
+        optimize_array::<i32>(&[], ArrayTarget::Narrowest).unwrap(),
+        NumericVec::I8(vec![])
+    );
+}
+
+#[test]
+fn exact_and_lossy_targets() {
+    let err = optimize_array(&[1i64, 300], ArrayTarget::Exact(NumericType::I8)).unwrap_err();
+    assert!(
+        matches!(err, OptimizeError::DoesNotFit { index: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("300"));
+    // Lossy does not make overflow acceptable.
+    assert!(optimize_array(&[1i64, 300], ArrayTarget::Lossy(NumericType::I8)).is_err());
+    assert!(optimize_array(&[1e300f64], ArrayTarget::Lossy(NumericType::F32)).is_err());
+    assert!(optimize_array(&[f64::NAN], ArrayTarget::Lossy(NumericType::I32)).is_err());
+    assert_eq!(
+        optimize_array(&[1.5f64], ArrayTarget::Lossy(NumericType::I32)).unwrap(),
+        NumericVec::I32(vec![1])
+    );
+    assert!(optimize_array(&[1.5f64], ArrayTarget::Exact(NumericType::I32)).is_err());
+    assert_eq!(
+        optimize_array(&[3u8], ArrayTarget::Exact(NumericType::F64)).unwrap(),
+        NumericVec::F64(vec![3.0])
+    );
+    assert!(optimize_array(&[(1i64 << 53) + 1], ArrayTarget::Exact(NumericType::F64)).is_err());
+    assert!(optimize_array(&[-1i32], ArrayTarget::Exact(NumericType::U64)).is_err());
+}
+
+#[test]
+fn arrow_arrays_keep_nulls() {
+    let a = Int64Array::from(vec![Some(5), None, Some(-7)]);
+    let out = optimize_arrow_array(&a, ArrayTarget::Narrowest).unwrap();
+    assert_eq!(out.data_type(), &DataType::Int8);
+    assert!(out.is_null(1));
+    let s = arrow::array::StringArray::from(vec!["x"]);
+    assert!(matches!(
+        optimize_arrow_array(&s, ArrayTarget::Narrowest),
+        Err(OptimizeError::Unsupported { .. })
+    ));
+}
+
+#[test]
+fn vec_helpers() {
+    let v = NumericVec::from(vec![1u16, 2]);
+    assert_eq!(v.numeric_type(), NumericType::U16);
+    assert_eq!(v.byte_len(), 4);
+    assert_eq!(v.to_f64_lossy(), vec![1.0, 2.0]);
+    assert_eq!(v.to_arrow().data_type(), &DataType::UInt16);
 }

@@ -2,6 +2,7 @@
 
 mod conformance;
 mod csv;
+mod csv_split;
 mod formats;
 mod fuzz;
 

@@ -173,3 +173,34 @@ fn high_pressure_serves_from_disk_and_a_lost_record_heals() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn two_services_on_one_directory_see_each_others_entries() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let m = ModelInfo::new("m");
+    // Two instances stand for two processes: each has its own zcache index and hot tier.
+    let a = open(dir.path())?;
+    let b = open(dir.path())?;
+    let e = unit_vectors(25, 12, 8);
+    a.save_embeddings_compressed("from-a", &e, &texts(25, "a"), &m, "h")?;
+    let (back, t) = b
+        .get_cached_embeddings_checked("from-a", &m, "h")?
+        .ok_or("b misses a's entry")?;
+    assert_eq!((back, t), (e.clone(), texts(25, "a")));
+    assert_eq!(b.keys(), vec!["from-a".to_owned()], "adopted on read");
+    // b overwrites it at int8; a reads b's version, never a mix.
+    b.save_embeddings("from-a", &e, &texts(25, "b"), &m, "h", Precision::Int8)?;
+    let (back, t) = a
+        .get_cached_embeddings_fast("from-a")?
+        .ok_or("a misses b's version")?;
+    assert_eq!(
+        (back, t),
+        (Precision::Int8.round_trip(e.view())?, texts(25, "b"))
+    );
+    assert_eq!(
+        a.entry_meta("from-a").map(|x| x.precision),
+        Some(Precision::Int8),
+        "index follows the newer blob"
+    );
+    Ok(())
+}

@@ -150,10 +150,17 @@ pub(crate) fn compress(width: u8, inner: InnerCodec, data: &[u8]) -> Result<Vec<
     let block_elems = BLOCK_BYTES / w;
     let body = &data[..n_elems * w];
     let tail = &data[n_elems * w..];
-    let blocks: Vec<Vec<u8>> = body
-        .par_chunks(block_elems * w)
-        .map(|block| compress_one_block(w, inner, block))
-        .collect::<Result<_, _>>()?;
+    // One block (a single embedding, a small array): stay on this thread, since handing work
+    // to rayon's pool costs more than compressing it.
+    let blocks: Vec<Vec<u8>> = if body.len() <= block_elems * w {
+        body.chunks(block_elems * w)
+            .map(|block| compress_one_block(w, inner, block))
+            .collect::<Result<_, _>>()?
+    } else {
+        body.par_chunks(block_elems * w)
+            .map(|block| compress_one_block(w, inner, block))
+            .collect::<Result<_, _>>()?
+    };
     let total: usize = blocks.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(HEADER + total + 4 + tail.len());
     out.extend_from_slice(&[VERSION, width, inner_tag(inner), 0]);
@@ -252,6 +259,12 @@ pub(crate) fn decompress_into(payload: &[u8], out: &mut [u8]) -> Result<(), Cach
     }
     let (body, out_tail) = out.split_at_mut(body_len);
     out_tail.copy_from_slice(tail);
+    if n_blocks <= 1 {
+        return body
+            .chunks_mut(block_elems * w)
+            .zip(segments.chunks(w))
+            .try_for_each(|(block, segs)| decode_block(w, inner, segs, block));
+    }
     body.par_chunks_mut(block_elems * w)
         .zip(segments.par_chunks(w))
         .try_for_each(|(block, segs)| decode_block(w, inner, segs, block))

@@ -169,7 +169,12 @@ impl CsvSource {
         } else {
             Box::new(counting)
         };
-        let mut splitter = Box::new(Splitter::new(reader, opts.quote, opts.max_record_bytes));
+        let mut splitter = Box::new(Splitter::new(
+            reader,
+            opts.quote,
+            delimiter,
+            opts.max_record_bytes,
+        ));
         let header = usize::from(opts.has_header);
         let infer_rows = req
             .limit

@@ -1,9 +1,17 @@
 //! Cutting a CSV byte stream into blocks of whole records, so blocks can be parsed in parallel.
 //!
-//! A record ends at a line feed outside quotes. Inside a quoted field every quote toggles the
-//! state, and a doubled quote toggles it twice, so counting quote parity from a record boundary is
-//! enough to know whether a line feed ends a record. (A quote in the middle of an unquoted field
-//! breaks this, as it does for every parallel CSV reader; `max_record_bytes` bounds the damage.)
+//! A block may only be cut where Arrow's decoder (csv-core) would itself be between records, so the
+//! scan follows csv-core's state machine, restricted to what decides record boundaries:
+//! - a quote opens a quoted field only at the start of a field (first byte of the input, or right
+//!   after a delimiter, CR or LF outside quotes); anywhere else in an unquoted field it is data;
+//! - inside a quoted field a doubled quote is one literal quote, and any other quote closes it;
+//! - after the closing quote the field goes on unquoted (csv-core's `InDoubleEscapedQuote` ->
+//!   `InField`), so quotes there are data until the next delimiter or line break;
+//! - a line feed outside quotes ends a record (CR ends one too, but cutting only after LF is
+//!   enough: csv-core skips the line breaks at the start of a record).
+//!
+//! Only quotes and line feeds are searched for (memchr); the byte before a quote tells whether it
+//! is at a field start, because outside quotes that byte cannot belong to a quoted section.
 
 use std::io::Read;
 
@@ -25,6 +33,7 @@ pub(crate) struct Block {
 pub(crate) struct Splitter {
     reader: Box<dyn Read + Send>,
     quote: u8,
+    delimiter: u8,
     max_record_bytes: usize,
     buf: Vec<u8>,
     eof: bool,
@@ -44,10 +53,16 @@ pub(crate) struct Splitter {
 }
 
 impl Splitter {
-    pub(crate) fn new(reader: Box<dyn Read + Send>, quote: u8, max_record_bytes: usize) -> Self {
+    pub(crate) fn new(
+        reader: Box<dyn Read + Send>,
+        quote: u8,
+        delimiter: u8,
+        max_record_bytes: usize,
+    ) -> Self {
         Self {
             reader,
             quote,
+            delimiter,
             max_record_bytes,
             buf: Vec::new(),
             eof: false,
@@ -166,32 +181,52 @@ impl Splitter {
     }
 
     /// Classifies `buf[scanned..]`, stopping early once `target` records are complete.
+    ///
+    /// `buf[0]` is always a record start (the scan restarts there after every cut), and
+    /// `in_quotes` carries the state at `scanned` across refills.
     fn scan(&mut self, target: usize) {
         if self.records >= target {
             return;
         }
-        let start = self.scanned;
-        let Some(rest) = self.buf.get(start..) else {
-            return;
-        };
-        for i in memchr::memchr2_iter(self.quote, b'\n', rest) {
-            let pos = start + i;
-            if rest.get(i) == Some(&self.quote) {
-                self.in_quotes = !self.in_quotes;
-                continue;
-            }
-            self.newlines_scanned += 1;
-            if !self.in_quotes {
-                self.boundary = pos + 1;
-                self.newlines_at_boundary = self.newlines_scanned;
-                self.records += 1;
-                if self.records >= target {
-                    self.scanned = pos + 1;
-                    return;
+        let (quote, delimiter) = (self.quote, self.delimiter);
+        let buf = &self.buf;
+        let mut i = self.scanned;
+        while let Some(found) = buf.get(i..).and_then(|rest| memchr::memchr2(quote, b'\n', rest)) {
+            let pos = i + found;
+            i = pos + 1;
+            if buf.get(pos) == Some(&b'\n') {
+                self.newlines_scanned += 1;
+                if !self.in_quotes {
+                    self.boundary = i;
+                    self.newlines_at_boundary = self.newlines_scanned;
+                    self.records += 1;
+                    if self.records >= target {
+                        self.scanned = i;
+                        return;
+                    }
                 }
+            } else if self.in_quotes {
+                match buf.get(i) {
+                    // A doubled quote is one literal quote; the field stays quoted.
+                    Some(&c) if c == quote => i += 1,
+                    // The byte after this quote decides; it has not been read yet.
+                    None if !self.eof => {
+                        self.scanned = pos;
+                        return;
+                    }
+                    // Closing quote: the field goes on unquoted up to a delimiter or line break.
+                    _ => self.in_quotes = false,
+                }
+            } else {
+                let field_start = match pos.checked_sub(1).and_then(|p| buf.get(p)) {
+                    None => true,
+                    Some(&c) => c == delimiter || c == b'\n' || c == b'\r',
+                };
+                // Elsewhere in an unquoted field a quote is data (RFC 4180, csv-core).
+                self.in_quotes = field_start;
             }
         }
-        self.scanned = self.buf.len();
+        self.scanned = buf.len();
     }
 
     fn refill(&mut self) -> std::io::Result<()> {
@@ -220,6 +255,7 @@ mod tests {
         let mut s = Splitter::new(
             Box::new(std::io::Cursor::new(input.to_vec())),
             b'"',
+            b',',
             1 << 20,
         );
         let mut out = Vec::new();
@@ -257,10 +293,67 @@ mod tests {
     fn open_quote_is_bounded() {
         let mut input = b"a,\"never closed\n".to_vec();
         input.extend(std::iter::repeat_n(b'x', 5000));
-        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', 1024);
+        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', b',', 1024);
         // Either a clean error or the whole rest as one last block; never unbounded growth.
         let r = s.next_block(10);
         assert!(r.is_err() || r.unwrap().is_some());
+    }
+
+    #[test]
+    fn mid_field_quotes_are_data() {
+        // `12" pipe` and `b"c` hold literal quotes; `"x"y"` is a quoted x followed by data.
+        let input = b"1,12\" pipe,\"a\nb\"\n2,b\"c,d\n3,\"x\"y\",z\n\"4\"\r\"q\nq\",5\n";
+        let bs = blocks(input, 1);
+        let texts: Vec<&[u8]> = bs.iter().map(|b| b.data.as_slice()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                &b"1,12\" pipe,\"a\nb\"\n"[..],
+                b"2,b\"c,d\n",
+                b"3,\"x\"y\",z\n",
+                b"\"4\"\r\"q\nq\",5\n"
+            ]
+        );
+        assert_eq!(bs.iter().map(|b| b.first_line).collect::<Vec<_>>(), [1, 3, 4, 5]);
+    }
+
+    /// Records of `data` as the `csv` crate (csv-core) reads them.
+    fn csv_records(data: &[u8]) -> Vec<csv::ByteRecord> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(data)
+            .byte_records()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The scan state after `input`, fed first up to `split` and then whole, as two refills
+    /// would: it must not depend on where the bytes were cut.
+    fn scan_in_two(input: &[u8], split: usize) -> (usize, usize, u64, bool) {
+        let mut s = Splitter::new(Box::new(std::io::empty()), b'"', b',', 1 << 20);
+        s.buf = input[..split.min(input.len())].to_vec();
+        s.scan(usize::MAX);
+        s.buf = input.to_vec();
+        s.eof = true;
+        s.scan(usize::MAX);
+        (s.boundary, s.records, s.newlines_scanned, s.in_quotes)
+    }
+
+    /// Every record boundary the splitter finds in `input`.
+    fn all_boundaries(input: &[u8]) -> Vec<usize> {
+        let mut s = Splitter::new(Box::new(std::io::empty()), b'"', b',', 1 << 20);
+        s.buf = input.to_vec();
+        s.eof = true;
+        let mut out = Vec::new();
+        for target in 1.. {
+            s.scan(target);
+            if s.records < target {
+                break;
+            }
+            out.push(s.boundary);
+        }
+        out
     }
 
     proptest::proptest! {
@@ -268,7 +361,7 @@ mod tests {
         fn blocks_rejoin_to_input(input in proptest::collection::vec(proptest::prop_oneof![
             proptest::strategy::Just(b'"'), proptest::strategy::Just(b'\n'), proptest::strategy::Just(b','),
             proptest::strategy::Just(b'a')], 0..200), target in 1usize..5) {
-            let mut s = Splitter::new(Box::new(std::io::Cursor::new(input.clone())), b'"', 1 << 20);
+            let mut s = Splitter::new(Box::new(std::io::Cursor::new(input.clone())), b'"', b',', 1 << 20);
             let mut joined = Vec::new();
             while let Some(b) = s.next_block(target).unwrap() {
                 joined.extend_from_slice(&b.data);
@@ -277,5 +370,26 @@ mod tests {
             proptest::prop_assert_eq!(&joined[..], &input[..trimmed_len]);
             proptest::prop_assert!(input[trimmed_len..].iter().all(u8::is_ascii_whitespace));
         }
+
+        #[test]
+        fn cuts_where_csv_core_is_between_records(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b'"'), proptest::strategy::Just(b'\n'),
+                proptest::strategy::Just(b'\r'), proptest::strategy::Just(b','),
+                proptest::strategy::Just(b'a')], 0..64),
+            split in 0usize..64,
+        ) {
+            proptest::prop_assert_eq!(scan_in_two(&input, split), scan_in_two(&input, input.len()));
+            let whole = csv_records(&input);
+            let mut start = 0;
+            let mut pieces = Vec::new();
+            for b in all_boundaries(&input) {
+                pieces.extend(csv_records(&input[start..b]));
+                start = b;
+            }
+            pieces.extend(csv_records(&input[start..]));
+            proptest::prop_assert_eq!(pieces, whole);
+        }
     }
 }
+
