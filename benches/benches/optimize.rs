@@ -2,14 +2,18 @@
 //! types, as a CSV reader infers them), the stream optimizer on 10k-row chunks of it, and
 //! `release_memory` after freeing 1 GB of fragmented heap (seed KPI: under 1 s).
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
-#![expect(clippy::print_stderr, reason = "the benchmark reports the sizes it measured")]
+#![expect(
+    clippy::print_stderr,
+    reason = "the benchmark reports the sizes it measured"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mem_optimize::{OptimizeOptions, PurgeRegistry, StreamOptimizer, optimize_batch};
@@ -33,8 +37,8 @@ impl Rng {
 }
 
 const WORDS: [&str; 16] = [
-    "memory", "stream", "arrow", "chunk", "topic", "model", "cache", "vector", "token", "batch", "column",
-    "schema", "value", "index", "cluster", "embed",
+    "memory", "stream", "arrow", "chunk", "topic", "model", "cache", "vector", "token", "batch",
+    "column", "schema", "value", "index", "cluster", "embed",
 ];
 
 /// The benchmark schema (see `mem_stream::testdata`): 12 columns, one free-text column.
@@ -43,8 +47,11 @@ fn bench_batch(rows: usize, seed: u64) -> RecordBatch {
     let n = rows as i64;
     let small = Int64Array::from_iter_values((0..n).map(|_| r.below(101) as i64));
     let medium = Int64Array::from_iter_values((0..n).map(|_| r.below(1_000_001) as i64));
-    let big = Int64Array::from_iter_values((0..n).map(|_| r.below(2_000_000_000_000_000) as i64 - 1_000_000_000_000_000));
-    let price = Float64Array::from_iter_values((0..n).map(|_| (1 + r.below(999_999)) as f64 / 100.0));
+    let big = Int64Array::from_iter_values(
+        (0..n).map(|_| r.below(2_000_000_000_000_000) as i64 - 1_000_000_000_000_000),
+    );
+    let price =
+        Float64Array::from_iter_values((0..n).map(|_| (1 + r.below(999_999)) as f64 / 100.0));
     let score = Float64Array::from_iter_values((0..n).map(|_| {
         // Box-Muller: normal(0, 1).
         let (u, v) = (r.unit().max(1e-12), r.unit());
@@ -60,7 +67,8 @@ fn bench_batch(rows: usize, seed: u64) -> RecordBatch {
     let created = TimestampMicrosecondArray::from_iter_values(
         (0..n).map(|_| 1_577_836_800_000_000 + r.below(5 * 365 * 86_400) as i64 * 1_000_000),
     );
-    let nullable = Int64Array::from_iter((0..n).map(|_| (r.below(20) != 0).then(|| r.below(50_001) as i64)));
+    let nullable =
+        Int64Array::from_iter((0..n).map(|_| (r.below(20) != 0).then(|| r.below(50_001) as i64)));
     let text = StringArray::from_iter_values((0..n).map(|_| {
         let words = 3 + r.below(50);
         let mut s = String::with_capacity(words as usize * 7);
@@ -73,7 +81,10 @@ fn bench_batch(rows: usize, seed: u64) -> RecordBatch {
         s
     }));
     RecordBatch::try_from_iter([
-        ("id", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef),
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+        ),
         ("small_int", Arc::new(small) as _),
         ("medium_int", Arc::new(medium) as _),
         ("big_int", Arc::new(big) as _),
@@ -94,7 +105,11 @@ fn optimize(c: &mut Criterion) {
     let opts = OptimizeOptions::default();
     let (_, report) = optimize_batch(&batch, &opts).expect("optimize");
     eprintln!("optimize_batch on 100k rows of the benchmark schema:\n{report}");
-    let text = report.columns.iter().find(|c| c.name == "text").map_or(0, |c| c.bytes_before);
+    let text = report
+        .columns
+        .iter()
+        .find(|c| c.name == "text")
+        .map_or(0, |c| c.bytes_before);
     let (non_text_before, non_text_after) = report
         .columns
         .iter()
@@ -107,11 +122,15 @@ fn optimize(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("optimize");
     g.throughput(Throughput::Elements(batch.num_rows() as u64));
-    g.bench_function("optimize_batch 100k rows", |b| b.iter(|| optimize_batch(black_box(&batch), &opts)));
+    g.bench_function("optimize_batch 100k rows", |b| {
+        b.iter(|| optimize_batch(black_box(&batch), &opts))
+    });
     // Per column, to see where the time goes.
     for (i, field) in batch.schema().fields().iter().enumerate() {
         let one = batch.project(&[i]).expect("project");
-        g.bench_function(format!("column {}", field.name()), |b| b.iter(|| optimize_batch(black_box(&one), &opts)));
+        g.bench_function(format!("column {}", field.name()), |b| {
+            b.iter(|| optimize_batch(black_box(&one), &opts))
+        });
     }
     let chunks: Vec<RecordBatch> = (0..10).map(|i| batch.slice(i * 10_000, 10_000)).collect();
     g.bench_function("StreamOptimizer 10 x 10k-row chunks", |b| {

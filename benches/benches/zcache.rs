@@ -123,7 +123,7 @@ fn embedding_rows(c: &mut Criterion) {
     let rows: Vec<Vec<f32>> = data
         .chunks_exact(384 * 4)
         .take(1000)
-        .map(|r| bytemuck_free_f32(r))
+        .map(bytemuck_free_f32)
         .collect();
     let cache = CompressedCache::builder()
         .max_memory_mb(64.0)

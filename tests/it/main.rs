@@ -1,5 +1,8 @@
 //! Cross-crate end-to-end tests: one binary, one module per area.
-#![expect(clippy::print_stdout, reason = "a child test process reports to its parent on stdout")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a child test process reports to its parent on stdout"
+)]
 
 mod config;
 mod facade;

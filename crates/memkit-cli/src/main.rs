@@ -1,5 +1,9 @@
 //! `memkit`: the terminal face of the memkit crates.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line program prints")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints"
+)]
 
 use std::process::ExitCode;
 

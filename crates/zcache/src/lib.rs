@@ -55,6 +55,7 @@
 //!   - `remove(key) -> Result<bool>`, `contains(key) -> bool`, `clear() -> Result<()>`,
 //!     `keys() -> Vec<String>` (both tiers), `kind_of(key) -> Option<ValueKind>`,
 //!     `get_stats() -> CacheStats`, `optimize() -> OptimizeReport`, `verify() -> VerifyReport`,
+//!     `flush() -> u64` (write memory-only entries to disk),
 //!     `run_pending_tasks()`;
 //!   - implements [`mem_monitor::PressureHook`] (`Medium`: compress harder, clean more often;
 //!     `High`: move the memory tier to disk and serve from disk only until pressure falls).

@@ -182,6 +182,14 @@ impl CompressedCache {
         report
     }
 
+    /// Writes every memory entry that is not on disk yet to the disk tier (with
+    /// write-on-eviction, what a clean shutdown should call; dropping the cache does not).
+    /// Returns how many entries were written; 0 without a disk tier.
+    pub fn flush(&self) -> u64 {
+        self.inner.memory.run_pending_tasks();
+        self.inner.spill_all()
+    }
+
     /// Reads and fully decodes every entry of both tiers; damaged and expired entries are
     /// removed and counted.
     ///

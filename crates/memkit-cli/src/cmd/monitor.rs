@@ -41,7 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let mut out = std::io::stdout().lock();
     if !args.json {
-        writeln!(out, "{:>12} {:>9} {:>14} {:>9} {:>7}", "process MB", "system %", "cgroup limit", "PSI some", "level")?;
+        writeln!(
+            out,
+            "{:>12} {:>9} {:>14} {:>9} {:>7}",
+            "process MB", "system %", "cgroup limit", "PSI some", "level"
+        )?;
     }
     let mut taken = 0u64;
     loop {
@@ -58,8 +62,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_writer(&mut out, &line)?;
             writeln!(out)?;
         } else {
-            let limit = stats.cgroup_limit_mb().map_or_else(|| "none".to_owned(), |mb| format!("{mb:.0} MB"));
-            let psi = stats.psi_some_avg10.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.2}"));
+            let limit = stats
+                .cgroup_limit_mb()
+                .map_or_else(|| "none".to_owned(), |mb| format!("{mb:.0} MB"));
+            let psi = stats
+                .psi_some_avg10
+                .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.2}"));
             writeln!(
                 out,
                 "{:>12.1} {:>9.1} {:>14} {:>9} {:>7}",

@@ -148,3 +148,30 @@ fn write_on_eviction_spills_and_reads_back() {
         );
     }
 }
+
+#[test]
+fn flush_persists_write_on_eviction_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let cache = CompressedCache::builder()
+            .max_memory_mb(8.0)
+            .enable_disk_cache(dir.path())
+            .disk_policy(DiskPolicy::WriteOnEviction)
+            .cleanup_interval(Duration::ZERO)
+            .build()
+            .unwrap();
+        for i in 0..5 {
+            cache.put_bytes(&format!("k{i}"), &value_of(i)).unwrap();
+        }
+        assert!(entry_files(dir.path()).is_empty());
+        assert_eq!(cache.flush(), 5);
+        assert_eq!(cache.flush(), 0, "already on disk");
+    }
+    let cache = disk_cache(dir.path(), 0.0);
+    for i in 0..5 {
+        assert_eq!(
+            cache.get_bytes(&format!("k{i}")).unwrap(),
+            Some(value_of(i))
+        );
+    }
+}

@@ -170,11 +170,12 @@ pub fn trace(args: &[String]) -> anyhow::Result<serde_json::Value> {
         keys: arg(args, "--keys")?.parse()?,
         ..TraceSpec::default()
     };
+    let codec: Codec = arg(args, "--codec")?.parse()?;
     let trace = zipf_trace(&spec);
     let budget = total_value_bytes(&spec) / 10;
     let cache = CompressedCache::builder()
         .max_memory_mb(budget as f64 / (1024.0 * 1024.0))
-        .default_compression(Codec::Auto)
+        .default_compression(codec)
         .build()?;
     let z = replay(
         &spec,
