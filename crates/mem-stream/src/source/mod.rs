@@ -5,6 +5,8 @@ pub(crate) mod csv;
 pub(crate) mod excel;
 pub(crate) mod ipc;
 pub(crate) mod parquet;
+mod parquet_footer;
+mod parquet_repair;
 pub(crate) mod readahead;
 
 use std::path::Path;

@@ -19,7 +19,11 @@ use parquet::file::metadata::{
 use super::{BatchSource, OpenRequest, projection_indices};
 use crate::error::{Result, StreamError};
 
-/// Opens the reader, working around two kinds of odd but readable files:
+/// Opens the reader, working around kinds of odd but readable files:
+/// - a footer with optional column fields of the wrong wire type is read without them (see
+///   [`parquet_footer`](super::parquet_footer));
+/// - column chunks whose footer byte ranges are provably wrong are repaired first (see
+///   [`parquet_repair`](super::parquet_repair));
 /// - statistics are never decoded (this reader does not use them), so a file whose optional
 ///   statistics are malformed still reads;
 /// - a row group whose metadata claims 0 rows while its flat columns hold values gets its row
@@ -28,28 +32,32 @@ use crate::error::{Result, StreamError};
 pub(crate) fn open_builder(
     file: File,
 ) -> parquet::errors::Result<ParquetRecordBatchReaderBuilder<File>> {
-    let options = ArrowReaderOptions::new()
-        .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
-        .with_column_stats_policy(ParquetStatisticsPolicy::SkipAll)
-        .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
-    let meta = ArrowReaderMetadata::load(&file, options.clone())?;
+    let options = reader_options();
+    let meta = match ArrowReaderMetadata::load(&file, options.clone()) {
+        Ok(meta) => meta,
+        Err(e) => super::parquet_footer::load_sanitized(&file, &options).ok_or(e)?,
+    };
     let md = meta.metadata();
+    let repaired = super::parquet_repair::repair_column_chunks(&file, md);
+    let groups_in = repaired.as_deref().unwrap_or(md.row_groups());
     let rows = |rg: &RowGroupMetaData| match flat_values(rg) {
         Some(v) if rg.num_rows() == 0 && v > 0 => v,
         _ => rg.num_rows(),
     };
-    let group_rows: i64 = md.row_groups().iter().map(rows).sum();
-    let groups_need_fix = md.row_groups().iter().any(|rg| rows(rg) != rg.num_rows());
-    if !groups_need_fix && md.file_metadata().num_rows() == group_rows {
+    let group_rows: i64 = groups_in.iter().map(rows).sum();
+    let groups_need_fix = groups_in.iter().any(|rg| rows(rg) != rg.num_rows());
+    if repaired.is_none() && !groups_need_fix && md.file_metadata().num_rows() == group_rows {
         return Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
             file, meta,
         ));
     }
-    tracing::debug!(
-        stated = md.file_metadata().num_rows(),
-        counted = group_rows,
-        "Parquet row counts repaired from column chunks"
-    );
+    if groups_need_fix || md.file_metadata().num_rows() != group_rows {
+        tracing::debug!(
+            stated = md.file_metadata().num_rows(),
+            counted = group_rows,
+            "Parquet row counts repaired from column chunks"
+        );
+    }
     let fm = md.file_metadata();
     let file_md = FileMetaData::new(
         fm.version(),
@@ -59,8 +67,7 @@ pub(crate) fn open_builder(
         fm.schema_descr_ptr(),
         fm.column_orders().cloned(),
     );
-    let groups = md
-        .row_groups()
+    let groups = groups_in
         .iter()
         .map(|rg| {
             if rows(rg) == rg.num_rows() {
@@ -75,6 +82,14 @@ pub(crate) fn open_builder(
     Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
         file, meta,
     ))
+}
+
+/// Footer decoding without statistics, which this reader does not use (and some files garble).
+pub(crate) fn reader_options() -> ArrowReaderOptions {
+    ArrowReaderOptions::new()
+        .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
+        .with_column_stats_policy(ParquetStatisticsPolicy::SkipAll)
+        .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll)
 }
 
 /// Parquet decompresses a column chunk's pages whole: one that would not fit in the memory limit

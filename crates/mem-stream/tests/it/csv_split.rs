@@ -23,7 +23,11 @@ fn field() -> impl Strategy<Value = String> {
     .prop_map(|parts| {
         let s = parts.concat();
         // A leading quote would start a quoted field: keep this one unquoted.
-        if s.starts_with('"') { format!("u{s}") } else { s }
+        if s.starts_with('"') {
+            format!("u{s}")
+        } else {
+            s
+        }
     });
     let quoted = (
         proptest::collection::vec(
@@ -43,7 +47,11 @@ fn field() -> impl Strategy<Value = String> {
         .prop_map(|(inner, tail)| {
             let tail = tail.concat();
             // A quote right after the closing quote would be read as a doubled quote.
-            let tail = if tail.starts_with('"') { format!("t{tail}") } else { tail };
+            let tail = if tail.starts_with('"') {
+                format!("t{tail}")
+            } else {
+                tail
+            };
             format!("\"{}\"{tail}", inner.concat())
         });
     prop_oneof![unquoted, quoted]

@@ -5,6 +5,7 @@ mod csv;
 mod csv_split;
 mod formats;
 mod fuzz;
+mod ods;
 
 use std::path::{Path, PathBuf};
 

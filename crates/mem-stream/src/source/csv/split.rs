@@ -191,7 +191,10 @@ impl Splitter {
         let (quote, delimiter) = (self.quote, self.delimiter);
         let buf = &self.buf;
         let mut i = self.scanned;
-        while let Some(found) = buf.get(i..).and_then(|rest| memchr::memchr2(quote, b'\n', rest)) {
+        while let Some(found) = buf
+            .get(i..)
+            .and_then(|rest| memchr::memchr2(quote, b'\n', rest))
+        {
             let pos = i + found;
             i = pos + 1;
             if buf.get(pos) == Some(&b'\n') {
@@ -314,7 +317,10 @@ mod tests {
                 b"\"4\"\r\"q\nq\",5\n"
             ]
         );
-        assert_eq!(bs.iter().map(|b| b.first_line).collect::<Vec<_>>(), [1, 3, 4, 5]);
+        assert_eq!(
+            bs.iter().map(|b| b.first_line).collect::<Vec<_>>(),
+            [1, 3, 4, 5]
+        );
     }
 
     /// Records of `data` as the `csv` crate (csv-core) reads them.
@@ -392,4 +398,3 @@ mod tests {
         }
     }
 }
-
