@@ -159,6 +159,10 @@ fn optimize(c: &mut Criterion) {
 /// Allocates ~`total` bytes in 64 KiB blocks (below glibc's mmap threshold, so on the heap),
 /// each followed by a small live allocation so `free` alone cannot shrink the heap, then frees
 /// the blocks. Returns the pins, to be dropped after the measurement.
+#[expect(
+    clippy::vec_box,
+    reason = "each pin must be its own small heap allocation between the freed blocks"
+)]
 fn fragment_and_free(total: usize) -> Vec<Box<u64>> {
     const BLOCK: usize = 64 * 1024;
     let mut blocks = Vec::with_capacity(total / BLOCK);
