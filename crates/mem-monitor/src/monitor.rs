@@ -100,7 +100,7 @@ impl MemoryMonitorBuilder {
                 config: Mutex::new(self),
                 state: Mutex::new(State::default()),
                 observers: Mutex::new(Observers::default()),
-                stop: Mutex::new(false),
+                generation: Mutex::new(0),
                 wake: Condvar::new(),
             }),
             thread: Mutex::new(None),
@@ -142,7 +142,10 @@ struct Shared {
     config: Mutex<MemoryMonitorBuilder>,
     state: Mutex<State>,
     observers: Mutex<Observers>,
-    stop: Mutex<bool>,
+    /// Bumped by every stop. A sampling thread runs while the generation it started under is
+    /// current, so a thread told to stop (possibly from its own callback, without a join) never
+    /// resumes because a new thread was started meanwhile.
+    generation: Mutex<u64>,
     wake: Condvar,
 }
 
@@ -166,7 +169,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// assert!(now.process_rss_bytes > 0);
 /// assert!(monitor.history().len() >= 1);
 /// monitor.stop();
-/// assert!(events.try_recv().is_err(), "no level change expected in a small doctest");
+/// // Level changes, if the machine's memory crossed a threshold meanwhile.
+/// for event in events.try_iter() {
+///     println!("{} -> {}", event.from, event.to);
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MemoryMonitor {
@@ -200,12 +206,12 @@ impl MemoryMonitor {
         if thread.is_some() {
             return Ok(());
         }
-        *lock(&self.shared.stop) = false;
+        let generation = *lock(&self.shared.generation);
         self.sample_now()?;
         let shared = Arc::clone(&self.shared);
         let handle = std::thread::Builder::new()
             .name("memkit-monitor".into())
-            .spawn(move || shared.run())
+            .spawn(move || shared.run(generation))
             .map_err(MonitorError::Spawn)?;
         *thread = Some(handle);
         tracing::debug!("memory monitor started");
@@ -213,11 +219,21 @@ impl MemoryMonitor {
     }
 
     /// Stops the sampling thread and waits for it to end. Dropping the monitor does the same.
+    ///
+    /// Called from a pressure callback (which runs on the sampling thread), it only tells the
+    /// thread to end after the callback returns: a thread cannot wait for itself.
     pub fn stop(&self) {
         let handle = lock(&self.thread).take();
         if let Some(handle) = handle {
-            *lock(&self.shared.stop) = true;
+            {
+                let mut generation = lock(&self.shared.generation);
+                *generation = generation.wrapping_add(1);
+            }
             self.shared.wake.notify_all();
+            if handle.thread().id() == std::thread::current().id() {
+                tracing::debug!("memory monitor stopping from its own thread");
+                return;
+            }
             if handle.join().is_err() {
                 tracing::error!("memory monitor thread panicked");
             }
@@ -279,7 +295,9 @@ impl MemoryMonitor {
         rx
     }
 
-    /// Calls `callback` on the sampling thread for every level change. Keep it short.
+    /// Calls `callback` on the sampling thread for every level change. Keep it short. No lock
+    /// of the monitor is held while it runs, so it may call the monitor (even
+    /// [`stop`](Self::stop)); a panic in it is caught and logged.
     pub fn on_pressure<F>(&self, callback: F)
     where
         F: Fn(&PressureEvent) + Send + Sync + 'static,
@@ -318,18 +336,18 @@ impl Drop for MemoryMonitor {
 }
 
 impl Shared {
-    fn run(&self) {
+    fn run(&self, generation: u64) {
         loop {
             let interval = lock(&self.config).interval;
-            let stop = lock(&self.stop);
-            let (stop, _) = self
+            let current = lock(&self.generation);
+            let (current, _) = self
                 .wake
-                .wait_timeout_while(stop, interval, |stop| !*stop)
+                .wait_timeout_while(current, interval, |g| *g == generation)
                 .unwrap_or_else(PoisonError::into_inner);
-            if *stop {
+            if *current != generation {
                 return;
             }
-            drop(stop);
+            drop(current);
             if let Err(e) = self.sample_once() {
                 tracing::warn!(error = %e, "memory sample failed");
             }
@@ -409,7 +427,10 @@ impl Shared {
             obs.callbacks.clone()
         };
         for cb in callbacks {
-            cb(event);
+            // A panicking callback must not end the sampling thread for everyone else.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(event))).is_err() {
+                tracing::error!("a memory pressure callback panicked");
+            }
         }
     }
 }
@@ -467,7 +488,15 @@ mod tests {
 
     #[test]
     fn level_change_reaches_subscriber_and_callback() {
-        let m = MemoryMonitor::builder().build().unwrap();
+        // System thresholds out of reach: a busy machine must not start the monitor above Low.
+        let m = MemoryMonitor::builder()
+            .thresholds(Thresholds {
+                system_medium_percent: f64::MAX,
+                system_high_percent: f64::MAX,
+                ..Thresholds::default()
+            })
+            .build()
+            .unwrap();
         let rx = m.subscribe();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = Arc::clone(&seen);
@@ -477,14 +506,67 @@ mod tests {
         m.set_thresholds(Thresholds {
             process_medium_bytes: rss / 4,
             process_high_bytes: rss / 2,
-            system_medium_percent: 100.0,
-            system_high_percent: 100.0,
+            system_medium_percent: f64::MAX,
+            system_high_percent: f64::MAX,
         })
         .unwrap();
         m.sample_now().unwrap();
         let event = rx.try_recv().expect("a level change event");
         assert_eq!(event.to, PressureLevel::High);
         assert_eq!(*seen.lock().unwrap(), vec![PressureLevel::High]);
+    }
+
+    #[test]
+    fn callback_may_stop_the_monitor_and_panics_are_contained() {
+        let m = Arc::new(
+            MemoryMonitor::builder()
+                .interval(Duration::from_millis(2))
+                .thresholds(Thresholds {
+                    system_medium_percent: f64::MAX,
+                    system_high_percent: f64::MAX,
+                    ..Thresholds::default()
+                })
+                .build()
+                .unwrap(),
+        );
+        let (tx, rx) = crossbeam_channel::unbounded();
+        m.on_pressure(|_| panic!("a careless callback"));
+        let weak = Arc::downgrade(&m);
+        m.on_pressure(move |e| {
+            if let Some(m) = weak.upgrade() {
+                m.stop();
+            }
+            let _ = tx.send(e.to);
+        });
+        m.start().unwrap();
+        let rss = m.current_stats().unwrap().process_rss_bytes;
+        m.set_thresholds(Thresholds {
+            process_medium_bytes: rss / 4,
+            process_high_bytes: rss / 2,
+            system_medium_percent: f64::MAX,
+            system_high_percent: f64::MAX,
+        })
+        .unwrap();
+        // The second callback still ran after the first panicked, and stop() did not deadlock.
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(30)),
+            Ok(PressureLevel::High)
+        );
+        assert!(!m.is_running());
+        // Restarting at once must not revive the thread that was told to stop.
+        m.start().unwrap();
+        m.stop();
+        let weak = Arc::downgrade(&m.shared);
+        drop(m);
+        // The thread ends on its own (it was told to stop); wait for it to let go, bounded.
+        let gone = (0..3000).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            weak.upgrade().is_none()
+        });
+        assert!(
+            gone,
+            "the sampling thread ended after stop() from a callback"
+        );
     }
 
     #[test]

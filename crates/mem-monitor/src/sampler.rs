@@ -106,6 +106,93 @@ mod linux {
     fn trim_to_last_line(text: &str) -> &str {
         text.rfind('\n').map_or(text, |i| &text[..=i])
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::level::Thresholds;
+
+        /// Fixture files on disk, read through the same handles and buffers as `/proc`.
+        struct Fixture(tempfile::TempDir);
+
+        impl Fixture {
+            fn file(&self, name: &str, text: &[u8]) -> Option<File> {
+                let path = self.0.path().join(name);
+                std::fs::write(&path, text).ok()?;
+                open(&path)
+            }
+
+            fn files(&self, cgroup_max: &[u8], cgroup_current: &[u8], psi: Option<&[u8]>) -> Files {
+                Files {
+                    statm: self.file("statm", b"1000 250 30 4 0 100 0\n"),
+                    meminfo: self.file(
+                        "meminfo",
+                        b"MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 400 kB\n",
+                    ),
+                    cgroup_max: self.file("memory.max", cgroup_max),
+                    cgroup_current: self.file("memory.current", cgroup_current),
+                    psi: psi.and_then(|t| self.file("pressure", t)),
+                    page_size: 4096,
+                }
+            }
+        }
+
+        #[test]
+        fn cgroup_and_psi_fixtures_missing_and_malformed() {
+            let fx = Fixture(tempfile::tempdir().unwrap());
+            // A limit, a usage and PSI: the limit drives the used percentage.
+            let raw = fx
+                .files(
+                    b"2048000\n",
+                    b"1024000\n",
+                    Some(b"some avg10=1.50 avg60=0.00 avg300=0.00 total=1\nfull avg10=0.25 avg60=0.00 avg300=0.00 total=1\n"),
+                )
+                .sample()
+                .unwrap();
+            assert_eq!(raw.process_rss_bytes, 250 * 4096);
+            assert_eq!(raw.process_virtual_bytes, 1000 * 4096);
+            assert_eq!(
+                (raw.system_total_bytes, raw.system_available_bytes),
+                (1000 * 1024, 400 * 1024)
+            );
+            assert_eq!(raw.cgroup_limit_bytes, Some(2_048_000));
+            assert_eq!(raw.psi_some_avg10, Some(1.5));
+            assert_eq!(raw.psi_full_avg10, Some(0.25));
+            let stats = raw.into_stats(&Thresholds::default());
+            assert!((stats.system_used_percent - 50.0).abs() < 1e-9);
+
+            // "max" is no limit; malformed usage and a missing PSI file are None, not errors.
+            let raw = fx.files(b"max\n", b"not a number", None).sample().unwrap();
+            assert_eq!(raw.cgroup_limit_bytes, None);
+            assert_eq!(raw.cgroup_usage_bytes, None);
+            assert_eq!((raw.psi_some_avg10, raw.psi_full_avg10), (None, None));
+            let stats = raw.into_stats(&Thresholds::default());
+            assert!(
+                (stats.system_used_percent - 60.0).abs() < 1e-9,
+                "RAM: 600 of 1000 kB"
+            );
+
+            // Binary garbage in the cgroup and PSI files: None.
+            let raw = fx
+                .files(&[0xff, 0xfe, 0], &[0xff; 300], Some(&[0x80; 10]))
+                .sample()
+                .unwrap();
+            assert_eq!(
+                (raw.cgroup_limit_bytes, raw.cgroup_usage_bytes),
+                (None, None)
+            );
+            assert_eq!(raw.psi_some_avg10, None);
+
+            // Without statm or with a malformed meminfo there is no sample (the caller then
+            // falls back to sysinfo).
+            let mut files = fx.files(b"max", b"1", None);
+            files.statm = None;
+            assert!(files.sample().is_none());
+            let mut files = fx.files(b"max", b"1", None);
+            files.meminfo = fx.file("meminfo-bad", b"MemTotal: lots kB\n");
+            assert!(files.sample().is_none());
+        }
+    }
 }
 
 fn sysinfo_sample() -> Result<RawSample, MonitorError> {

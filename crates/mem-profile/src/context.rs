@@ -205,7 +205,8 @@ impl QuickReport {
     /// Wall time as a [`Duration`].
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        Duration::from_secs_f64(self.elapsed_s.max(0.0))
+        // The field is public and may come from JSON: no panic on NaN, negative or huge values.
+        Duration::try_from_secs_f64(self.elapsed_s.max(0.0)).unwrap_or(Duration::MAX)
     }
 }
 

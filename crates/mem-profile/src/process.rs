@@ -19,7 +19,7 @@ fn ppid_from_stat(stat: &str) -> Option<u32> {
 fn rss_from_status(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    Some(kb.saturating_mul(1024))
 }
 
 /// Direct children of `pid` from `/proc/<pid>/task/*/children`, or `None` when the kernel does
@@ -185,6 +185,11 @@ mod tests {
             Some(2048 * 1024)
         );
         assert_eq!(rss_from_status("Name:\tx\nState: Z\n"), None);
+        assert_eq!(
+            rss_from_status("VmRSS:\t18446744073709551615 kB\n"),
+            Some(u64::MAX)
+        );
+        assert_eq!(rss_from_status("VmRSS:\t-5 kB\n"), None);
     }
 
     #[test]
@@ -195,7 +200,8 @@ mod tests {
             .unwrap();
         let pid = child.id();
         let mut found = false;
-        for _ in 0..100 {
+        // Bounded wait (5 s) for `sh` to fork: a loaded machine may take a while.
+        for _ in 0..500 {
             if process_tree(pid).unwrap().len() >= 2 {
                 found = true;
                 break;
@@ -204,6 +210,12 @@ mod tests {
         }
         assert!(found, "sleep should appear under sh");
         assert!(process_tree_rss_bytes(pid).unwrap() > 0);
+        // Leave no `sleep` behind: end the whole tree, children first.
+        for p in process_tree(pid).unwrap_or_default().into_iter().rev() {
+            let _ = std::process::Command::new("kill")
+                .arg(p.to_string())
+                .status();
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert!(process_tree(u32::MAX - 7).is_err());

@@ -12,7 +12,7 @@ use std::time::Duration;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 
-use super::{Cleanup, Counters, EXPLICIT_CAUSE, EvictionCause, LruCache, Weigher};
+use super::{Cleanup, Counters, EXPLICIT_CAUSE, EvictionCause, LruCache, Weigher, in_callback};
 use crate::error::OptimizeError;
 
 /// Builds an [`LruCache`]; at least one of [`max_entries`](Self::max_entries) and
@@ -55,7 +55,7 @@ where
         }
     }
 
-    /// A name for logs and for [`PressureHook::name`] (default `"lru-cache"`).
+    /// A name for logs and for [`PressureHook::name`](mem_monitor::PressureHook::name) (default `"lru-cache"`).
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -80,7 +80,7 @@ where
     }
 
     /// How many bytes an entry holds (e.g. `|_, v: &Vec<u8>| v.len()`). Also lets
-    /// [`LruCache::purge`](PressureHook::purge) report the bytes it released.
+    /// [`LruCache::purge`](mem_monitor::PressureHook::purge) report the bytes it released.
     #[must_use]
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> usize + Send + Sync + 'static) -> Self {
         self.weigher = Some(Arc::new(weigher));
@@ -88,7 +88,8 @@ where
     }
 
     /// Called with the key, the value and the cause whenever an entry leaves the cache, on the
-    /// thread that caused it. A panic in it is caught and logged.
+    /// thread that caused it. A panic in it is caught and logged. It may use the cache (get,
+    /// put, remove other keys); evictions that causes are applied once it returns.
     #[must_use]
     pub fn on_evict(
         mut self,
@@ -190,7 +191,10 @@ where
                     });
             }
             if let Some(cleanup) = &cleanup
-                && catch_unwind(AssertUnwindSafe(|| cleanup(&key, value, cause))).is_err()
+                && catch_unwind(AssertUnwindSafe(|| {
+                    in_callback(|| cleanup(&key, value, cause))
+                }))
+                .is_err()
             {
                 tracing::error!(cache = %name, ?cause, "LruCache cleanup callback panicked");
             }

@@ -43,6 +43,25 @@ thread_local! {
     static EXPLICIT_CAUSE: Cell<Option<EvictionCause>> = const { Cell::new(None) };
 }
 
+thread_local! {
+    // Set while this thread runs a cleanup callback. moka calls the listener from inside its
+    // maintenance (with its maintenance lock held); a callback that uses the cache must not
+    // start maintenance again on the same thread, which would wait for that lock forever.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a cleanup callback with [`IN_CALLBACK`] set (restored on unwind too).
+pub(super) fn in_callback<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_CALLBACK.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(IN_CALLBACK.with(|c| c.replace(true)));
+    f()
+}
+
 fn with_explicit_cause<R>(cause: EvictionCause, f: impl FnOnce() -> R) -> R {
     struct Reset(Option<EvictionCause>);
     impl Drop for Reset {
@@ -167,7 +186,7 @@ where
                 .fetch_add(w(&key, &value) as u64, Ordering::Relaxed);
         }
         self.inner.insert(key, value);
-        self.inner.run_pending_tasks();
+        self.settle();
     }
 
     /// The value for `key`, marking it most recently used; counts a hit or a miss.
@@ -208,23 +227,32 @@ where
             let mut bytes = 0u64;
             for (key, value) in &self.inner {
                 if let Some(w) = &self.weigher {
-                    bytes += w(&key, &value) as u64;
+                    bytes = bytes.saturating_add(w(&key, &value) as u64);
                 }
                 self.inner.invalidate(key.as_ref());
             }
-            self.inner.run_pending_tasks();
+            self.settle();
             bytes
         })
     }
 
-    /// Applies pending evictions and expirations now (moka applies them lazily).
+    /// Applies pending evictions and expirations now (moka applies them lazily). Inside a
+    /// cleanup callback this does nothing: the maintenance that called the callback applies
+    /// them when it resumes.
     pub fn run_pending_tasks(&self) {
-        self.inner.run_pending_tasks();
+        self.settle();
+    }
+
+    /// moka's maintenance, unless this thread is already inside it (in a cleanup callback).
+    fn settle(&self) {
+        if !IN_CALLBACK.with(Cell::get) {
+            self.inner.run_pending_tasks();
+        }
     }
 
     /// Entries held (after applying pending evictions).
     pub fn len(&self) -> u64 {
-        self.inner.run_pending_tasks();
+        self.settle();
         self.inner.entry_count()
     }
 
@@ -235,7 +263,7 @@ where
 
     /// Bytes held by the weigher's measure (0 without a weigher).
     pub fn bytes(&self) -> u64 {
-        self.inner.run_pending_tasks();
+        self.settle();
         self.counters.bytes.load(Ordering::Relaxed)
     }
 
@@ -246,7 +274,7 @@ where
 
     /// Hit, miss and removal counts, after applying pending evictions.
     pub fn stats(&self) -> CacheStats {
-        self.inner.run_pending_tasks();
+        self.settle();
         let c = &self.counters;
         let hits = c.hits.load(Ordering::Relaxed);
         let misses = c.misses.load(Ordering::Relaxed);

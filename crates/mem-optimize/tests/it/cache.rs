@@ -219,3 +219,43 @@ fn entries_expire_after_their_time_to_live() {
     assert_eq!(*log.lock().unwrap(), [(7, EvictionCause::Expired)]);
     assert_eq!(cache.stats().expirations, 1);
 }
+
+/// A cleanup callback may call back into its own cache (here: remove a companion entry)
+/// without deadlocking.
+#[test]
+fn callback_may_use_its_own_cache() {
+    use std::sync::{OnceLock, Weak};
+    let me: Arc<OnceLock<Weak<LruCache<u32, u32>>>> = Arc::default();
+    let me2 = Arc::clone(&me);
+    let cache = Arc::new(
+        LruCache::builder()
+            .max_entries(2)
+            .on_evict(move |k: &u32, _v, cause| {
+                if let Some(c) = me2.get().and_then(Weak::upgrade)
+                    && cause == EvictionCause::Evicted
+                {
+                    // Entries 1000+k are companions of k: drop them together.
+                    c.remove(&(k + 1000));
+                    c.put(k + 5000, 0);
+                    let _ = c.stats();
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    me.set(Arc::downgrade(&cache)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c = Arc::clone(&cache);
+    thread::spawn(move || {
+        for k in 0..50 {
+            c.put(k, k);
+            c.put(k + 1000, k);
+        }
+        c.clear();
+        let _ = tx.send(c.len());
+    });
+    let len = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("no deadlock when the callback uses the cache");
+    assert!(len <= 2);
+}

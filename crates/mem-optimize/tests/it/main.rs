@@ -3,6 +3,7 @@
 mod array;
 mod batch;
 mod cache;
+mod edges;
 mod release;
 mod size;
 mod strategies;

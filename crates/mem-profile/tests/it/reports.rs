@@ -4,6 +4,8 @@ use mem_profile::{MemoryProfiler, ProfileError, ProfileResult};
 
 #[test]
 fn html_and_json_reports_round_trip_through_files() {
+    // It allocates 4 MiB: not while another test reads this process's RSS series.
+    let _s = crate::serial();
     let p = MemoryProfiler::builder()
         .snapshot_interval(Duration::from_millis(3))
         .build()

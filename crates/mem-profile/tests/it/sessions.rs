@@ -91,6 +91,8 @@ fn context_guard_and_function_calls_land_in_the_session() {
 
 #[test]
 fn quick_context_without_tracking_uses_rss() {
+    // It allocates 8 MiB: not while another test reads this process's RSS series.
+    let _s = crate::serial();
     let ctx = QuickMemoryProfiler::quick_context("rss");
     let v = black_box(vec![9u8; 8 * MIB]);
     let r = ctx.finish();
