@@ -28,26 +28,43 @@ pub struct Dataset {
 
 impl Dataset {
     /// Writes a CSV of about `csv_bytes` bytes and its copies under a new directory in `parent`.
+    ///
+    /// The writing happens in a child process: Linux carries a process's peak RSS into the
+    /// children it spawns (`exec` records the old address space's high-water mark in the
+    /// child's `ru_maxrss`), so the orchestrator must stay small for the children's peaks to be
+    /// their own.
     pub fn generate(parent: &Path, csv_bytes: u64) -> anyhow::Result<Self> {
         let dir = parent.join(format!("memkit-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let rows = mem_stream::testdata::rows_for_bytes(csv_bytes);
-        let csv = dir.join("bench.csv");
-        mem_stream::testdata::write_bench_csv(&csv, rows, SEED)
-            .with_context(|| format!("writing {}", csv.display()))?;
-        let csv_bytes = std::fs::metadata(&csv)?.len();
-        let parquet = dir.join("bench.parquet");
-        let feather = dir.join("bench.feather");
-        copy_columnar(&csv, &parquet, &feather)?;
-        Ok(Self {
+        let mut data = Self {
+            csv: dir.join("bench.csv"),
+            parquet: dir.join("bench.parquet"),
+            feather: dir.join("bench.feather"),
             dir,
-            csv,
-            parquet,
-            feather,
-            rows,
-            csv_bytes,
-        })
+            rows: mem_stream::testdata::rows_for_bytes(csv_bytes),
+            csv_bytes: 0,
+        };
+        let args = [
+            "--dir".to_owned(),
+            data.dir.to_string_lossy().into_owned(),
+            "--rows".to_owned(),
+            data.rows.to_string(),
+        ];
+        super::child::run("gen-data", &args).context("generating the data in a child process")?;
+        data.csv_bytes = std::fs::metadata(&data.csv)?.len();
+        Ok(data)
     }
+}
+
+/// The `gen-data` scenario: writes `bench.csv`, `bench.parquet` and `bench.feather` in `--dir`.
+pub fn write_files(args: &[String]) -> anyhow::Result<serde_json::Value> {
+    let dir = Path::new(super::scenarios::arg(args, "--dir")?);
+    let rows: u64 = super::scenarios::arg(args, "--rows")?.parse()?;
+    let csv = dir.join("bench.csv");
+    mem_stream::testdata::write_bench_csv(&csv, rows, SEED)
+        .with_context(|| format!("writing {}", csv.display()))?;
+    copy_columnar(&csv, &dir.join("bench.parquet"), &dir.join("bench.feather"))?;
+    Ok(serde_json::json!({ "rows": rows }))
 }
 
 impl Drop for Dataset {

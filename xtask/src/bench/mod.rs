@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 mod child;
-mod data;
+pub mod data;
 mod machine;
 mod peers;
 mod report;

@@ -31,6 +31,22 @@ const STREAM_PEERS: [Peer; 3] = [
     },
 ];
 
+const PARQUET_PEERS: [Peer; 2] = [
+    Peer {
+        label: "pyarrow ParquetFile.iter_batches(10000)",
+        script: "import sys, json, pyarrow.parquet as pq\nn = sum(b.num_rows for b in pq.ParquetFile(sys.argv[1]).iter_batches(batch_size=10000))\nprint(json.dumps({'rows': n}))",
+    },
+    Peer {
+        label: "polars scan_parquet().collect_batches(10000)",
+        script: "import sys, json, polars as pl\nn = 0\nfor b in pl.scan_parquet(sys.argv[1]).collect_batches(chunk_size=10000):\n    n += len(b)\nprint(json.dumps({'rows': n}))",
+    },
+];
+
+const FEATHER_PEERS: [Peer; 1] = [Peer {
+    label: "pyarrow ipc.open_file, batch by batch",
+    script: "import sys, json, pyarrow as pa\nr = pa.ipc.open_file(sys.argv[1])\nn = sum(r.get_batch(i).num_rows for i in range(r.num_record_batches))\nprint(json.dumps({'rows': n}))",
+}];
+
 const PREVIEW_PEERS: [Peer; 3] = [
     Peer {
         label: "pandas read_csv(nrows=1000)",
@@ -91,7 +107,7 @@ fn ratio(ours: f64, theirs: f64) -> Cell {
 /// each (below 1.0: memkit is faster or smaller).
 pub fn table(r: &mut Runner, data: &Dataset) -> Table {
     let mut t = Table::new(
-        "4. Peers on the same CSV (whole processes, same run)",
+        "4. Peers on the same files (whole processes, same run)",
         &[
             "Reader",
             "Wall",
@@ -107,11 +123,45 @@ pub fn table(r: &mut Runner, data: &Dataset) -> Table {
         "preview",
         &["--path", &csv, "--rows", "1000", "--how", "sample"],
     );
-    let groups = [
-        ("memkit stream (10,000-row chunks)", ours, &STREAM_PEERS),
-        ("memkit sample, 1,000 rows", ours_preview, &PREVIEW_PEERS),
+    let parquet = data.parquet.to_string_lossy().into_owned();
+    let feather = data.feather.to_string_lossy().into_owned();
+    let ours_parquet = r.run(
+        "peers: memkit stream parquet",
+        "stream",
+        &["--path", &parquet],
+    );
+    let ours_feather = r.run(
+        "peers: memkit stream feather",
+        "stream",
+        &["--path", &feather],
+    );
+    let groups: [(&str, Option<ChildRun>, &[Peer], &Path); 4] = [
+        (
+            "memkit stream CSV (10,000-row chunks)",
+            ours,
+            &STREAM_PEERS,
+            &data.csv,
+        ),
+        (
+            "memkit sample CSV, 1,000 rows",
+            ours_preview,
+            &PREVIEW_PEERS,
+            &data.csv,
+        ),
+        (
+            "memkit stream Parquet",
+            ours_parquet,
+            &PARQUET_PEERS,
+            &data.parquet,
+        ),
+        (
+            "memkit stream Feather",
+            ours_feather,
+            &FEATHER_PEERS,
+            &data.feather,
+        ),
     ];
-    for (label, ours, peers) in groups {
+    for (label, ours, peers, file) in groups {
         let Some(ours) = ours else {
             t.note(format!("{label}: memkit's own run failed; no ratios"));
             continue;
@@ -127,7 +177,7 @@ pub fn table(r: &mut Runner, data: &Dataset) -> Table {
         );
         for peer in peers {
             r.message(peer.label);
-            let cells = match run_peer(peer, &data.csv) {
+            let cells = match run_peer(peer, file) {
                 Ok(p) => vec![
                     Cell::value(p.wall.as_secs_f64(), "s"),
                     Cell::value(p.peak_rss_mb(), "MB"),

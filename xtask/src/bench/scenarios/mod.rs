@@ -13,6 +13,7 @@ pub fn run_child(name: &str, args: &[String]) -> anyhow::Result<()> {
     let out = match name {
         "monitor-sample-cost" => monitor::sample_cost()?,
         "monitor-overhead" => monitor::overhead(args)?,
+        "gen-data" => super::data::write_files(args)?,
         "load-full" => table::load_full(args)?,
         "stream" => table::stream(args)?,
         "storage" => table::storage(args)?,
