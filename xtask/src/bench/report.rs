@@ -143,7 +143,7 @@ impl Table {
 
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
-            "\n### {}\n\n| {} |\n|{}|\n",
+            "\n### {}\n\n| {} |\n|{}\n",
             self.title,
             self.header.join(" | "),
             "---|".repeat(self.header.len())
@@ -151,8 +151,11 @@ impl Table {
         for r in self.rendered() {
             let _ = writeln!(out, "| {} |", r.join(" | "));
         }
+        if !self.notes.is_empty() {
+            out.push('\n');
+        }
         for n in &self.notes {
-            let _ = writeln!(out, "\n- {n}");
+            let _ = writeln!(out, "- {n}");
         }
         out
     }
