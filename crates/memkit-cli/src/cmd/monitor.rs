@@ -21,16 +21,42 @@ pub struct Args {
     json: bool,
 }
 
-/// One line of `--json` output: the contract fields first, then the whole sample.
+/// One line of `--json` output: the contract fields, then the rest of the sample, each once.
 #[derive(serde::Serialize)]
-struct JsonLine<'a> {
+struct JsonLine {
     process_mb: f64,
     system_used_percent: f64,
     cgroup_limit_mb: Option<f64>,
     psi_some_avg10: Option<f64>,
     level: mem_monitor::PressureLevel,
-    #[serde(flatten)]
-    stats: &'a MemoryStats,
+    timestamp: f64,
+    process_rss_bytes: u64,
+    process_virtual_bytes: u64,
+    system_total_bytes: u64,
+    system_available_bytes: u64,
+    cgroup_limit_bytes: Option<u64>,
+    cgroup_usage_bytes: Option<u64>,
+    psi_full_avg10: Option<f64>,
+}
+
+impl From<&MemoryStats> for JsonLine {
+    fn from(s: &MemoryStats) -> Self {
+        Self {
+            process_mb: s.process_mb(),
+            system_used_percent: s.system_used_percent,
+            cgroup_limit_mb: s.cgroup_limit_mb(),
+            psi_some_avg10: s.psi_some_avg10,
+            level: s.level,
+            timestamp: s.timestamp,
+            process_rss_bytes: s.process_rss_bytes,
+            process_virtual_bytes: s.process_virtual_bytes,
+            system_total_bytes: s.system_total_bytes,
+            system_available_bytes: s.system_available_bytes,
+            cgroup_limit_bytes: s.cgroup_limit_bytes,
+            cgroup_usage_bytes: s.cgroup_usage_bytes,
+            psi_full_avg10: s.psi_full_avg10,
+        }
+    }
 }
 
 /// Runs `memkit monitor`.
@@ -51,14 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     loop {
         let stats = monitor.sample_now().context("sampling memory")?;
         if args.json {
-            let line = JsonLine {
-                process_mb: stats.process_mb(),
-                system_used_percent: stats.system_used_percent,
-                cgroup_limit_mb: stats.cgroup_limit_mb(),
-                psi_some_avg10: stats.psi_some_avg10,
-                level: stats.level,
-                stats: &stats,
-            };
+            let line = JsonLine::from(&stats);
             serde_json::to_writer(&mut out, &line)?;
             writeln!(out)?;
         } else {
