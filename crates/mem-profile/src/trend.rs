@@ -188,6 +188,18 @@ pub fn detect_leak(t: &[f64], y: &[f64], cfg: &LeakConfig) -> LeakAnalysis {
         };
         return out;
     }
+    // A leak reaches new highs: if the last window stays clearly below a peak seen earlier,
+    // memory is cycling (allocate, free, allocate) and the rise is part of a cycle.
+    let last_start = bounds.last().map_or(0, |&(a, _)| a);
+    let max_of = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let earlier_peak = max_of(y.get(..last_start).unwrap_or(&[]));
+    let last_peak = max_of(y.get(last_start..).unwrap_or(&[]));
+    if last_peak + tau.max(sigma) < earlier_peak {
+        out.reason = format!(
+            "memory stays below an earlier peak ({earlier_peak:.1} MB, now at most {last_peak:.1} MB): it cycles, it does not leak"
+        );
+        return out;
+    }
     // Longest sub-run (ending at the last window) whose growth is spread out rather than one step.
     let mut verdict =
         String::from("memory growth is concentrated in one step (a one-off allocation)");
@@ -251,6 +263,33 @@ mod tests {
         let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
         let y = t.iter().map(|&x| f(x)).collect();
         (t, y)
+    }
+
+    #[test]
+    fn a_rise_below_an_earlier_peak_is_a_cycle_not_a_leak() {
+        // An allocate/free cycle sampled at a drifting phase: a spike to 100 MB early, then a
+        // smooth climb from 10 to 45 MB that never reaches it again.
+        let (t, y) = series(60, |x| {
+            if (2.0..3.0).contains(&x) {
+                100.0
+            } else if x < 15.0 {
+                10.0
+            } else {
+                10.0 + (x - 15.0) * 2.3
+            }
+        });
+        let a = detect_leak(&t, &y, &LeakConfig::default());
+        assert!(!a.leak_detected, "{}", a.reason);
+        assert!(a.reason.contains("earlier peak"), "{}", a.reason);
+        // The same climb without the earlier spike is a leak.
+        let (t, y) = series(60, |x| {
+            if x < 15.0 {
+                10.0
+            } else {
+                10.0 + (x - 15.0) * 2.3
+            }
+        });
+        assert!(detect_leak(&t, &y, &LeakConfig::default()).leak_detected);
     }
 
     #[test]
