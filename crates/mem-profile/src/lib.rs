@@ -46,6 +46,7 @@ mod chart;
 mod context;
 mod error;
 mod html;
+mod jitter;
 mod process;
 mod profiler;
 mod recommend;

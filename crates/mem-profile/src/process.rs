@@ -130,9 +130,7 @@ pub fn profile_child(
     let start_unix = unix_now();
     let mut series = Thinned::new(10_000);
     let mut next = started;
-    // Jitter each interval by +-25 %: a program whose memory cycles with a period near the
-    // interval would otherwise be sampled at a drifting phase, which looks like a trend.
-    let mut jitter = Jitter::seeded();
+    let mut jitter = crate::jitter::Jitter::seeded();
     // Poll for exit more often than we sample, so a long interval does not delay the end.
     let poll = interval.min(Duration::from_millis(10));
     let status = loop {
@@ -154,7 +152,7 @@ pub fn profile_child(
                     heap_mb: None,
                 });
             }
-            next += interval.mul_f64(jitter.factor());
+            next += jitter.apply(interval);
         }
         std::thread::sleep(
             poll.min(next.saturating_duration_since(Instant::now()))
@@ -167,27 +165,6 @@ pub fn profile_child(
     r.start_time = start_unix;
     r.end_time = start_unix + wall;
     Ok((status, r))
-}
-
-/// A tiny xorshift generator for sampling jitter (quality is irrelevant; independence from the
-/// sampled program's period is what matters).
-struct Jitter(u64);
-
-impl Jitter {
-    fn seeded() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0x9E37_79B9, |d| d.subsec_nanos());
-        Self(u64::from(nanos) | 1)
-    }
-
-    /// A factor in [0.75, 1.25).
-    fn factor(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        0.75 + (self.0 % 1000) as f64 / 2000.0
-    }
 }
 
 #[cfg(test)]

@@ -269,12 +269,13 @@ impl MemoryProfiler {
             .spawn(move || {
                 let mut series = Thinned::new(cap);
                 let mut next = started;
+                let mut jitter = crate::jitter::Jitter::seeded();
                 loop {
                     if let Some(s) = take_snapshot(started) {
                         series.offer(s);
                     }
                     // Deadlines from the start, so sampling does not drift by its own cost.
-                    next += interval;
+                    next += jitter.apply(interval);
                     let wait = next.saturating_duration_since(Instant::now());
                     match rx.recv_timeout(wait) {
                         Err(RecvTimeoutError::Timeout) => {}
