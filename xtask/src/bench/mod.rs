@@ -111,11 +111,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .context("generating the benchmark data")?;
 
     let monitor = sections::monitor(&mut runner);
-    let (memory, perf, kpis, missing) = sections::measure(&mut runner, &data);
+    let sections::Measured {
+        memory,
+        perf,
+        kpis,
+        missing,
+        own,
+    } = sections::measure(&mut runner, &data);
     let peers = if !args.peers {
         None
     } else if peers::available() {
-        Some(peers::table(&mut runner, &data))
+        Some(peers::table(&mut runner, &data, own))
     } else {
         runner.bar.suspend(|| {
             println!("note: --peers needs python3 with pandas, pyarrow and polars; no peers table");

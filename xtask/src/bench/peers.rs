@@ -7,6 +7,7 @@ use super::Runner;
 use super::child::{self, ChildRun};
 use super::data::Dataset;
 use super::report::{Cell, Table};
+use super::sections::OwnRuns;
 
 const PYTHON: &str = "python3";
 
@@ -105,7 +106,7 @@ fn ratio(ours: f64, theirs: f64) -> Cell {
 
 /// The peers table: whole-process wall time and peak RSS of each reader, and memkit's ratio to
 /// each (below 1.0: memkit is faster or smaller).
-pub fn table(r: &mut Runner, data: &Dataset) -> Table {
+pub fn table(r: &mut Runner, data: &Dataset, own: OwnRuns) -> Table {
     let mut t = Table::new(
         "4. Peers on the same files (whole processes, same run)",
         &[
@@ -116,47 +117,28 @@ pub fn table(r: &mut Runner, data: &Dataset) -> Table {
             "memkit RSS / this",
         ],
     );
-    let csv = data.csv.to_string_lossy().into_owned();
-    let ours = r.run("peers: memkit stream", "stream", &["--path", &csv]);
-    let ours_preview = r.run(
-        "peers: memkit preview",
-        "preview",
-        &["--path", &csv, "--rows", "1000", "--how", "sample"],
-    );
-    let parquet = data.parquet.to_string_lossy().into_owned();
-    let feather = data.feather.to_string_lossy().into_owned();
-    let ours_parquet = r.run(
-        "peers: memkit stream parquet",
-        "stream",
-        &["--path", &parquet],
-    );
-    let ours_feather = r.run(
-        "peers: memkit stream feather",
-        "stream",
-        &["--path", &feather],
-    );
     let groups: [(&str, Option<ChildRun>, &[Peer], &Path); 4] = [
         (
             "memkit stream CSV (10,000-row chunks)",
-            ours,
+            own.csv_stream,
             &STREAM_PEERS,
             &data.csv,
         ),
         (
             "memkit sample CSV, 1,000 rows",
-            ours_preview,
+            own.csv_sample,
             &PREVIEW_PEERS,
             &data.csv,
         ),
         (
             "memkit stream Parquet",
-            ours_parquet,
+            own.parquet_stream,
             &PARQUET_PEERS,
             &data.parquet,
         ),
         (
             "memkit stream Feather",
-            ours_feather,
+            own.feather_stream,
             &FEATHER_PEERS,
             &data.feather,
         ),

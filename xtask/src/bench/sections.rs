@@ -1,6 +1,7 @@
 //! The tables, each row from scenario children measured in this run.
 
 use super::Runner;
+use super::child::ChildRun;
 use super::data::Dataset;
 use super::report::{Better, Cell, Kpi, Table};
 
@@ -23,6 +24,11 @@ fn reduction(before: f64, after: f64) -> Cell {
 
 fn failed() -> Cell {
     Cell::text("failed (see stderr)")
+}
+
+/// The before/after/change cells of a row whose scenario failed.
+fn failed_row() -> Vec<Cell> {
+    vec![failed(), failed(), failed()]
 }
 
 pub fn monitor(r: &mut Runner) -> Table {
@@ -56,11 +62,28 @@ pub fn monitor(r: &mut Runner) -> Table {
     t
 }
 
-/// Tables 1 and 2 and the KPIs, plus the KPIs that could not be measured and why.
-pub fn measure(
-    r: &mut Runner,
-    data: &Dataset,
-) -> (Table, Table, Vec<Kpi>, Vec<(&'static str, String)>) {
+/// memkit's own whole-process runs that the peers table compares with (kept, not run again).
+#[derive(Debug, Default)]
+pub struct OwnRuns {
+    pub csv_stream: Option<ChildRun>,
+    pub csv_sample: Option<ChildRun>,
+    pub parquet_stream: Option<ChildRun>,
+    pub feather_stream: Option<ChildRun>,
+}
+
+/// What [`measure`] produced.
+pub struct Measured {
+    pub memory: Table,
+    pub perf: Table,
+    pub kpis: Vec<Kpi>,
+    /// KPIs that could not be measured, and why.
+    pub missing: Vec<(&'static str, String)>,
+    pub own: OwnRuns,
+}
+
+/// Tables 1 and 2 and the KPIs.
+pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
+    let mut own = OwnRuns::default();
     let mut memory = Table::new(
         "1. Memory usage reduction",
         &["Component", "Before", "After", "Reduction"],
@@ -90,10 +113,7 @@ pub fn measure(
             );
             memory.note(format!("large file loading: {size}; before = StreamingLoader::load with default-inferred types, after = stream() at 10,000 rows a chunk with lossless optimisation; whole-process peak RSS from wait4"));
         }
-        _ => memory.row(
-            "Large file loading (peak RSS)",
-            vec![failed(), failed(), failed()],
-        ),
+        _ => memory.row("Large file loading (peak RSS)", failed_row()),
     }
     if let Some(s) = &streamed {
         if let Ok(secs) = s.f64("elapsed_s") {
@@ -125,7 +145,7 @@ pub fn measure(
             "stream",
             &["--path", path(file)],
         );
-        match (full, streamed) {
+        match (&full, &streamed) {
             (Some(f), Some(s)) => {
                 let (b, a) = (f.peak_rss_mb(), s.peak_rss_mb());
                 let secs = s.f64("elapsed_s").unwrap_or(f64::NAN);
@@ -135,7 +155,12 @@ pub fn measure(
                 );
                 memory.note(format!("{label}: streamed in {secs:.2} s"));
             }
-            _ => memory.row(&row, vec![failed(), failed(), failed()]),
+            _ => memory.row(&row, failed_row()),
+        }
+        if label == "Parquet" {
+            own.parquet_stream = streamed;
+        } else {
+            own.feather_stream = streamed;
         }
     }
 
@@ -174,15 +199,9 @@ pub fn measure(
                 );
                 memory.note("DataFrame storage: lossless optimize_batch on the whole table; free text does not shrink by type, so the guide's 60 % is out of reach on a text-heavy table");
             }
-            _ => memory.row(
-                "DataFrame storage (Arrow bytes)",
-                vec![failed(), failed(), failed()],
-            ),
+            _ => memory.row("DataFrame storage (Arrow bytes)", failed_row()),
         },
-        None => memory.row(
-            "DataFrame storage (Arrow bytes)",
-            vec![failed(), failed(), failed()],
-        ),
+        None => memory.row("DataFrame storage (Arrow bytes)", failed_row()),
     }
 
     // File preview: full load then head vs sample, for each format.
@@ -203,10 +222,14 @@ pub fn measure(
             &["--path", p, "--rows", "1000", "--how", "sample"],
         );
         let row = format!("File preview, 1,000 rows ({label})");
-        match (
+        let times = (
             before.and_then(|b| b.f64("elapsed_s").ok()),
-            after.and_then(|a| a.f64("elapsed_s").ok()),
-        ) {
+            after.as_ref().and_then(|a| a.f64("elapsed_s").ok()),
+        );
+        if label == "CSV" {
+            own.csv_sample = after;
+        }
+        match times {
             (Some(b), Some(a)) => perf.row(
                 &row,
                 vec![
@@ -215,7 +238,7 @@ pub fn measure(
                     reduction(b, a),
                 ],
             ),
-            _ => perf.row(&row, vec![failed(), failed(), failed()]),
+            _ => perf.row(&row, failed_row()),
         }
     }
     perf.note("file preview: time inside the process; before = load the whole file then take the head, after = StreamingLoader::sample");
@@ -223,7 +246,14 @@ pub fn measure(
     caches(r, data, &mut memory, &mut perf, &mut kpis, &mut missing);
     cleanup_and_leaks(r, &mut perf, &mut kpis, &mut missing);
     pipeline(r, data, &mut kpis, &mut missing);
-    (memory, perf, kpis, missing)
+    own.csv_stream = streamed;
+    Measured {
+        memory,
+        perf,
+        kpis,
+        missing,
+        own,
+    }
 }
 
 fn embeddings_dir() -> String {
@@ -278,10 +308,7 @@ fn caches(
             ));
         }
         _ => {
-            memory.row(
-                "Cache storage (mixed values)",
-                vec![failed(), failed(), failed()],
-            );
+            memory.row("Cache storage (mixed values)", failed_row());
             missing.push((
                 "Compression ratio",
                 "the mixed cache scenario failed".to_owned(),
@@ -325,7 +352,7 @@ fn caches(
                 );
                 memory.note(format!("embedding cache {precision}: matrix ratio {:.3}, min cosine {cos:.6}; save {:.1} ms, get {:.2} ms hot, {:.2} ms from disk", stored / raw, save * 1e3, hot * 1e3, disk * 1e3));
             }
-            _ => memory.row(&label, vec![failed(), failed(), failed()]),
+            _ => memory.row(&label, failed_row()),
         }
     }
     memory.note("embedding cache: the guide's 800 MB -> 240 MB (70 %) is reachable only with int8; lossless f32 embeddings barely compress (their mantissas are noise)");
@@ -347,10 +374,7 @@ fn caches(
                 reduction(b, a),
             ],
         ),
-        _ => perf.row(
-            "Cache hit (5,000 embeddings + texts)",
-            vec![failed(), failed(), failed()],
-        ),
+        _ => perf.row("Cache hit (5,000 embeddings + texts)", failed_row()),
     }
     perf.note("cache hit: before = read and parse the .npy and the texts' JSONL from disk again (warm page cache), after = get_cached_embeddings_fast from the compressed memory tier; medians");
 
@@ -384,10 +408,7 @@ fn caches(
                     best = Some((z, label));
                 }
             }
-            _ => perf.row(
-                &format!("{trace_row}, {label}"),
-                vec![failed(), failed(), failed()],
-            ),
+            _ => perf.row(&format!("{trace_row}, {label}"), failed_row()),
         }
     }
     perf.note(format!("hit rate: {requests} requests over {keys} keys with 1-16 KB JSON values; before = moka weighing raw bytes, after = zcache weighing stored bytes"));
@@ -452,10 +473,7 @@ fn cleanup_and_leaks(
             ));
         }
         _ => {
-            perf.row(
-                "Memory cleanup (release_memory)",
-                vec![failed(), failed(), failed()],
-            );
+            perf.row("Memory cleanup (release_memory)", failed_row());
             missing.push(("Memory cleanup", "the cleanup scenario failed".to_owned()));
         }
     }
@@ -477,10 +495,7 @@ fn cleanup_and_leaks(
             );
             perf.note(format!("leak detection: RSS sampled every 20 ms, robust trend fit after each sample; estimated {rate:.0} MB/h against a true {truth:.0} MB/h"));
         }
-        _ => perf.row(
-            "Leak detection (1 MB every 10 ms)",
-            vec![failed(), failed(), failed()],
-        ),
+        _ => perf.row("Leak detection (1 MB every 10 ms)", failed_row()),
     }
 }
 
