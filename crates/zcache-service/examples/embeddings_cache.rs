@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use zcache_service::{
     CacheService, Embeddings, ModelInfo, Precision, cache_key_for, data_hash_for, read_npy,
-    recall_at_k,
+    read_texts_jsonl, recall_at_k,
 };
 
 fn synthetic(rows: usize, dim: usize) -> Result<Embeddings, Box<dyn std::error::Error>> {
@@ -43,10 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => synthetic(1000, 384)?,
     };
     let texts: Vec<String> = match args.get(1) {
-        Some(path) => std::fs::read_to_string(path)?
-            .lines()
-            .map(serde_json::from_str::<String>)
-            .collect::<Result<_, _>>()?,
+        Some(path) => read_texts_jsonl(path)?,
         None => (0..embeddings.rows())
             .map(|i| format!("passage number {i}"))
             .collect(),

@@ -126,33 +126,9 @@ fn open_existing(dir: &Path) -> anyhow::Result<CacheService> {
         .with_context(|| format!("opening the cache in {}", dir.display()))
 }
 
-fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
-    let content =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut texts = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}: line {}: not JSON", path.display(), i + 1))?;
-        let text = match value {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Object(mut o) => match o.remove("text") {
-                Some(serde_json::Value::String(s)) => s,
-                _ => bail!(
-                    "{}: line {}: an object without a string \"text\" field",
-                    path.display(),
-                    i + 1
-                ),
-            },
-            _ => bail!("{}: line {}: expected a JSON string", path.display(), i + 1),
-        };
-        texts.push(text);
-    }
-    Ok(texts)
-}
-
 fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let embeddings = read_npy(&a.npy)?;
-    let texts = read_texts(&a.texts)?;
+    let texts = zcache_service::read_texts_jsonl(&a.texts)?;
     if texts.len() != embeddings.rows() {
         bail!(
             "{} has {} texts but {} has {} rows; they must match one to one",
@@ -283,6 +259,10 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
+        Ok(zcache_service::read_texts_jsonl(path)?)
+    }
 
     #[derive(clap::Parser)]
     struct Cli {

@@ -49,11 +49,8 @@ pub fn texts(rows: usize, tag: &str) -> Vec<String> {
 
 /// Reads the real texts (one JSON string per line).
 pub fn real_texts() -> Vec<String> {
-    let text = std::fs::read_to_string(data_dir().join("texts-5k.jsonl"))
-        .expect("texts-5k.jsonl in ../shared/data/embeddings");
-    text.lines()
-        .map(|l| serde_json::from_str::<String>(l).expect("one JSON string per line"))
-        .collect()
+    zcache_service::read_texts_jsonl(data_dir().join("texts-5k.jsonl"))
+        .expect("texts-5k.jsonl in ../shared/data/embeddings")
 }
 
 /// Every regular file under `dir`, recursively, with its size.

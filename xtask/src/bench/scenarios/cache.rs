@@ -18,15 +18,7 @@ fn embeddings_dir(args: &[String]) -> anyhow::Result<&Path> {
 }
 
 pub(super) fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str::<String>(l)
-                .with_context(|| format!("{}: line {}", path.display(), i + 1))
-        })
-        .collect()
+    Ok(zcache_service::read_texts_jsonl(path)?)
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
