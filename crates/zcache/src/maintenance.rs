@@ -27,11 +27,12 @@ impl Inner {
             self.memory.invalidate(k.as_str());
         }
         self.memory.run_pending_tasks();
+        // Each tier counts its removals as it makes them, before the disk files go.
         let mut n = expired.len() as u64;
-        if let Some(d) = &self.disk {
-            n += d.purge_expired();
-        }
         Counters::add(&self.counters.expirations, n);
+        if let Some(d) = &self.disk {
+            n += d.purge_expired(|removed| Counters::add(&self.counters.expirations, removed));
+        }
         n
     }
 

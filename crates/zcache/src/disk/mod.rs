@@ -374,8 +374,9 @@ impl DiskStore {
             .collect()
     }
 
-    /// Removes expired entries known to the index; returns how many.
-    pub(crate) fn purge_expired(&self) -> u64 {
+    /// Removes expired entries known to the index, calling `removed` with their count before
+    /// their files are deleted; returns how many.
+    pub(crate) fn purge_expired(&self, removed: impl FnOnce(u64)) -> u64 {
         let now = now_ms();
         let mut index = self.index.lock();
         let expired: Vec<u128> = index
@@ -386,6 +387,10 @@ impl DiskStore {
             .collect();
         for h in &expired {
             index.remove(*h);
+        }
+        // Report before the files go, so whoever sees a file gone also sees it counted.
+        removed(expired.len() as u64);
+        for h in &expired {
             let _ = fs::remove_file(self.path_for(*h));
         }
         expired.len() as u64
