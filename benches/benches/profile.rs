@@ -115,7 +115,7 @@ fn run_mode(c: &mut Criterion, group: &str, threads: usize) {
     ] {
         let profiler = (mode == DHAT).then(|| {
             let file =
-                std::env::temp_dir().join(format!("memkit-bench-dhat-{}.json", std::process::id()));
+                std::env::temp_dir().join(format!("membound-bench-dhat-{}.json", std::process::id()));
             dhat::Profiler::builder().file_name(file).build()
         });
         MODE.store(mode, Relaxed);
@@ -164,7 +164,7 @@ fn paired_summary() {
         e
     };
     let file = std::env::temp_dir().join(format!(
-        "memkit-bench-dhat-paired-{}.json",
+        "membound-bench-dhat-paired-{}.json",
         std::process::id()
     ));
     let profiler = dhat::Profiler::builder().file_name(file).build();

@@ -5,7 +5,6 @@
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
 #![allow(clippy::print_stderr, reason = "a benchmark reports its sizes")]
 
-use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use zcache_service::{
@@ -13,13 +12,10 @@ use zcache_service::{
 };
 
 fn data() -> (Embeddings, Vec<String>) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/embeddings");
-    let e = read_npy(dir.join("minilm-5k.npy")).expect("../shared/data/embeddings/minilm-5k.npy");
-    let texts = std::fs::read_to_string(dir.join("texts-5k.jsonl"))
-        .expect("texts-5k.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str::<String>(l).expect("one JSON string per line"))
-        .collect();
+    let dir = membound_tests::testdata("embeddings");
+    let e = read_npy(dir.join("minilm-5k.npy")).expect("testdata/embeddings/minilm-5k.npy");
+    let texts = zcache_service::read_texts_jsonl(dir.join("texts-5k.jsonl"))
+        .expect("testdata/embeddings/texts-5k.jsonl");
     (e, texts)
 }
 

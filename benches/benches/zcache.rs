@@ -6,7 +6,6 @@
 #![allow(clippy::print_stderr, reason = "a benchmark reports its ratios")]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -15,9 +14,8 @@ use zcache::{Codec, CompressedCache, InnerCodec, PutOptions};
 
 /// The float32 data of minilm-5k.npy (header skipped).
 fn embeddings() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/embeddings/minilm-5k.npy");
-    let bytes = std::fs::read(&path).expect("../shared/data/embeddings/minilm-5k.npy");
+    let path = membound_tests::testdata("embeddings/minilm-5k.npy");
+    let bytes = std::fs::read(&path).expect("testdata/embeddings/minilm-5k.npy");
     let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     bytes[10 + header_len..].to_vec()
 }

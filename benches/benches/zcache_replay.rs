@@ -2,7 +2,7 @@
 //! values) replayed cache-aside at a memory budget of 10 % of all values' raw size: zcache
 //! (lz4 and zstd-3) beside a moka cache weighing raw bytes. Target: zcache >= 72 %.
 //!
-//! `cargo bench -p memkit-benches --bench zcache_replay` (ZCACHE_REPLAY_REQUESTS=N to shorten).
+//! `cargo bench -p membound-benches --bench zcache_replay` (ZCACHE_REPLAY_REQUESTS=N to shorten).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its table")]
 
 use std::time::{Duration, Instant};

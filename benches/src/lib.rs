@@ -1,1 +1,1 @@
-//! criterion micro-benchmarks for memkit live in `benches/`; this library is empty on purpose.
+//! criterion micro-benchmarks for membound live in `benches/`; this library is empty on purpose.

@@ -8,7 +8,7 @@ fn child(test: &str, vars: &[(&str, &str)]) -> std::process::Output {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("MEMKIT_CONFIG_CHILD", "1");
+        .env("MEMBOUND_CONFIG_CHILD", "1");
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -17,10 +17,10 @@ fn child(test: &str, vars: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn env_child_reads_variables() {
-    if std::env::var_os("MEMKIT_CONFIG_CHILD").is_none() {
+    if std::env::var_os("MEMBOUND_CONFIG_CHILD").is_none() {
         return;
     }
-    match memkit::Config::from_env() {
+    match membound::Config::from_env() {
         Ok(c) => println!(
             "CONFIG-OK {} {} {:?}",
             c.max_memory_mb, c.streaming_chunk_size, c.compression_method

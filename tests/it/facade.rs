@@ -2,6 +2,6 @@
 
 #[test]
 fn facade_reexports_monitor() {
-    let stats = memkit::monitor::get_memory_stats().unwrap();
+    let stats = membound::monitor::get_memory_stats().unwrap();
     assert!(stats.system_total_bytes > 0);
 }

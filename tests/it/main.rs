@@ -5,6 +5,8 @@
 )]
 
 mod config;
+mod conformance;
+mod embeddings_real;
 mod facade;
 mod manager;
 

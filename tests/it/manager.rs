@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memkit::monitor::{MIB, PressureLevel, Thresholds, memory_stats};
-use memkit::optimize::LruCache;
-use memkit::{Action, Config, MemoryManager};
+use membound::monitor::{MIB, PressureLevel, Thresholds, memory_stats};
+use membound::optimize::LruCache;
+use membound::{Action, Config, MemoryManager};
 
 /// Allocates `mb` MiB and touches every page so it is resident.
 fn touched(mb: u64) -> Vec<u8> {
@@ -39,7 +39,7 @@ fn every_automatic_action_happens() {
     let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let cache = Arc::new(
-        memkit::cache::CompressedCache::builder()
+        membound::cache::CompressedCache::builder()
             .max_memory_mb(64.0)
             .enable_disk_cache(dir.path())
             .max_disk_mb(64.0)
@@ -104,12 +104,12 @@ fn every_automatic_action_happens() {
         "served from disk"
     );
     assert!(cache.get_stats().disk_hits >= 1);
-    assert!(memkit::profile::get_memory_profiler().is_profiling(memkit::PRESSURE_PROFILE_SESSION));
+    assert!(membound::profile::get_memory_profiler().is_profiling(membound::PRESSURE_PROFILE_SESSION));
 
     // Back to Low: everything undone, the profiling session's result kept.
     drop(first);
     drop(second);
-    memkit::optimize::release_memory();
+    membound::optimize::release_memory();
     wait_for(&manager, PressureLevel::Low);
     assert_eq!(count(&manager, Action::Restore), 1);
     assert_eq!(count(&manager, Action::StopProfiling), 1);
@@ -118,7 +118,7 @@ fn every_automatic_action_happens() {
         .last_profile()
         .expect("the pressure session's result");
     assert!(profile.peak_memory_mb > 0.0);
-    assert!(!memkit::profile::get_memory_profiler().is_profiling(memkit::PRESSURE_PROFILE_SESSION));
+    assert!(!membound::profile::get_memory_profiler().is_profiling(membound::PRESSURE_PROFILE_SESSION));
     let recent = manager.stats().recent;
     assert!(
         recent

@@ -7,14 +7,13 @@
 )]
 #![allow(missing_docs, reason = "internal automation, not a published crate")]
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod fuzz;
 
 #[derive(Debug, Parser)]
-#[command(name = "xtask", about = "memkit automation")]
+#[command(name = "xtask", about = "membound automation")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -24,6 +23,8 @@ struct Cli {
 enum Cmd {
     /// Measure the guide's tables on this machine.
     Bench(bench::BenchArgs),
+    /// Mutation-fuzz the membound CLI: panics, hangs, memory breaches, missing `error:` lines.
+    Fuzz(fuzz::FuzzArgs),
     /// Run one scenario (used by `bench` in child processes).
     #[command(hide = true)]
     Scenario {
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::Fuzz(args) => fuzz::run(&args),
         Cmd::Scenario { name, args } => bench::scenarios::run_child(&name, &args),
     };
     match result {
@@ -46,10 +48,4 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The workspace root (xtask lives one level below it).
-pub fn workspace_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(PathBuf::from).unwrap_or(here)
 }

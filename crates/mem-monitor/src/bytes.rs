@@ -1,13 +1,13 @@
-//! Byte-size vocabulary shared by every memkit crate.
+//! Byte-size vocabulary shared by every membound crate.
 
 /// Bytes in one kibibyte.
 pub const KIB: u64 = 1024;
-/// Bytes in one mebibyte (the "MB" of every memkit API and report).
+/// Bytes in one mebibyte (the "MB" of every membound API and report).
 pub const MIB: u64 = 1024 * 1024;
-/// Bytes in one gibibyte (the "GB" of every memkit API and report).
+/// Bytes in one gibibyte (the "GB" of every membound API and report).
 pub const GIB: u64 = 1024 * 1024 * 1024;
 
-/// Converts bytes to mebibytes, the unit memkit reports in.
+/// Converts bytes to mebibytes, the unit membound reports in.
 ///
 /// ```
 /// assert_eq!(mem_monitor::bytes_to_mb(3 * 1024 * 1024), 3.0);

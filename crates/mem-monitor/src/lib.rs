@@ -1,6 +1,6 @@
 //! Process and system memory, cgroup v2 limits, PSI, and pressure levels with hysteresis.
 //!
-//! `mem-monitor` is the leaf of the memkit workspace: it holds the vocabulary the other crates
+//! `mem-monitor` is the leaf of the membound workspace: it holds the vocabulary the other crates
 //! share ([`PressureLevel`], byte-size helpers, the [`PressureHook`] trait) and the monitor.
 //!
 //! ```

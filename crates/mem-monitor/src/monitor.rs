@@ -210,7 +210,7 @@ impl MemoryMonitor {
         self.sample_now()?;
         let shared = Arc::clone(&self.shared);
         let handle = std::thread::Builder::new()
-            .name("memkit-monitor".into())
+            .name("membound-monitor".into())
             .spawn(move || shared.run(generation))
             .map_err(MonitorError::Spawn)?;
         *thread = Some(handle);

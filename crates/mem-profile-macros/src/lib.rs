@@ -1,8 +1,10 @@
 //! The `#[profile_function]` attribute for mem-profile.
 //!
-//! Use it through `mem_profile`, which re-exports it:
+//! Use it through `mem_profile`, which re-exports it (this example and the ones below run as
+//! doctests of mem-profile: a proc-macro crate cannot depend on the crate its expansion calls
+//! without a dependency cycle):
 //!
-//! ```
+//! ```ignore
 //! use mem_profile::profile_function;
 //!
 //! #[profile_function]
@@ -35,12 +37,12 @@ use syn::{ItemFn, LitStr, parse_macro_input};
 /// `#[profile_function(name = "...")]`. Not for `async fn` (the measurement is per thread and
 /// a future may move between threads) nor `const fn`:
 ///
-/// ```compile_fail
-/// #[mem_profile::profile_function]
+/// ```ignore
+/// #[mem_profile::profile_function] // error: async fn is not supported
 /// async fn fetch() {}
 /// ```
 ///
-/// ```compile_fail
+/// ```ignore
 /// #[mem_profile::profile_function(label = "x")] // only `name = "..."` is accepted
 /// fn f() {}
 /// ```

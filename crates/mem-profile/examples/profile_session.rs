@@ -52,9 +52,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         q.elapsed()
     );
 
-    let html = out.join("memkit-profile-example.html");
+    let html = out.join("membound-profile-example.html");
     result.write_html(&html)?;
-    result.write_json(out.join("memkit-profile-example.json"))?;
+    result.write_json(out.join("membound-profile-example.json"))?;
     println!("report: {}", html.display());
     Ok(())
 }

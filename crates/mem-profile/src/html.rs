@@ -147,19 +147,6 @@ impl ProfileResult {
             source,
         })
     }
-
-    /// Writes [`ProfileResult::to_json`] to `path`.
-    ///
-    /// # Errors
-    /// [`ProfileError::Write`] naming the path.
-    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<(), ProfileError> {
-        let path = path.as_ref();
-        let json = self.to_json()?;
-        std::fs::write(path, json).map_err(|source| ProfileError::Write {
-            path: path.to_owned(),
-            source,
-        })
-    }
 }
 
 #[cfg(test)]

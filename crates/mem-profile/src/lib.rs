@@ -36,15 +36,18 @@
 //! assert!(html.contains("<svg"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 // Lets `#[profile_function]`, which names `::mem_profile`, work inside this crate too.
 extern crate self as mem_profile;
 
 mod alloc;
+#[cfg(feature = "html")]
 mod chart;
 mod context;
 mod error;
+#[cfg(feature = "html")]
 mod html;
 mod jitter;
 mod process;
@@ -57,12 +60,46 @@ mod trend;
 pub use alloc::{
     AllocStats, PEAK_GRANULARITY, TrackingAllocator, heap_stats, is_tracking, reset_peak,
 };
+#[cfg(feature = "html")]
 pub use chart::{HEAP_COLOR, PEAK_COLOR, RSS_COLOR, TREND_COLOR};
 pub use context::{
     FunctionGuard, ProfileGuard, QuickContext, QuickMemoryProfiler, QuickReport, profile_context,
     profile_fn,
 };
 pub use error::ProfileError;
+/// Records each call of the function into the global profiler; see
+/// [`mem_profile_macros::profile_function`].
+///
+/// ```
+/// use mem_profile::profile_function;
+///
+/// #[profile_function]
+/// fn build(n: usize) -> Vec<u32> {
+///     vec![7; n]
+/// }
+///
+/// #[profile_function(name = "etl::load")]
+/// fn load() -> usize {
+///     build(1000).len()
+/// }
+///
+/// assert_eq!(load(), 1000);
+/// let load_stats = mem_profile::get_memory_profiler().function("etl::load");
+/// assert_eq!(load_stats.map(|f| f.calls), Some(1));
+/// ```
+///
+/// Not for `async fn` (the measurement is per thread) nor `const fn`, and only `name = "..."`
+/// is accepted as an argument:
+///
+/// ```compile_fail
+/// #[mem_profile::profile_function]
+/// async fn fetch() {}
+/// ```
+///
+/// ```compile_fail
+/// #[mem_profile::profile_function(label = "x")]
+/// fn f() {}
+/// ```
 pub use mem_profile_macros::profile_function;
 pub use process::{process_tree, process_tree_rss_bytes, profile_child};
 pub use profiler::{

@@ -1,6 +1,6 @@
-//! Profiling another process and all its descendants (Linux `/proc`).
+//! Profiling another process and all its descendants (Linux `/proc`; on other platforms the
+//! process-tree functions return an `Unsupported` error).
 
-use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,7 @@ use crate::error::ProfileError;
 use crate::profiler::{Thinned, unix_now};
 use crate::result::{AnalysisConfig, Extras, ProfileResult, Snapshot};
 
+#[cfg(target_os = "linux")]
 /// Parses the parent pid out of `/proc/<pid>/stat` text. The command name sits in parentheses
 /// and may itself contain spaces and parentheses, so fields are counted after the last `)`.
 fn ppid_from_stat(stat: &str) -> Option<u32> {
@@ -15,6 +16,7 @@ fn ppid_from_stat(stat: &str) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
+#[cfg(target_os = "linux")]
 /// Parses `VmRSS:` (kB) out of `/proc/<pid>/status` text; absent for zombies and kernel threads.
 fn rss_from_status(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -22,6 +24,7 @@ fn rss_from_status(status: &str) -> Option<u64> {
     Some(kb.saturating_mul(1024))
 }
 
+#[cfg(target_os = "linux")]
 /// Direct children of `pid` from `/proc/<pid>/task/*/children`, or `None` when the kernel does
 /// not provide those files.
 fn children_fast(pid: u32) -> Option<Vec<u32>> {
@@ -40,6 +43,7 @@ fn children_fast(pid: u32) -> Option<Vec<u32>> {
     any.then_some(out)
 }
 
+#[cfg(target_os = "linux")]
 /// `(pid, ppid)` of every process, from `/proc/*/stat`.
 fn all_parents() -> Vec<(u32, u32)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -54,13 +58,14 @@ fn all_parents() -> Vec<(u32, u32)> {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 /// `pid` and all its live descendants.
 ///
 /// # Errors
 /// [`ProfileError::Process`] when `/proc/<pid>` does not exist.
 pub fn process_tree(pid: u32) -> Result<Vec<u32>, ProfileError> {
     let root = format!("/proc/{pid}");
-    if !Path::new(&root).exists() {
+    if !std::path::Path::new(&root).exists() {
         return Err(ProfileError::Process {
             pid,
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
@@ -90,6 +95,7 @@ pub fn process_tree(pid: u32) -> Result<Vec<u32>, ProfileError> {
     Ok(tree)
 }
 
+#[cfg(target_os = "linux")]
 /// Resident memory of `pid` and all its descendants, summed, in bytes. Pages shared between
 /// them (for example after `fork`) are counted once per process, as `ps` does.
 ///
@@ -101,6 +107,30 @@ pub fn process_tree_rss_bytes(pid: u32) -> Result<u64, ProfileError> {
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
         .filter_map(|s| rss_from_status(&s))
         .sum())
+}
+
+/// `pid` and all its live descendants (Linux only: read from `/proc`).
+///
+/// # Errors
+/// [`ProfileError::Process`] with [`std::io::ErrorKind::Unsupported`] on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn process_tree(pid: u32) -> Result<Vec<u32>, ProfileError> {
+    Err(ProfileError::Process {
+        pid,
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "process trees are read from /proc, which this platform lacks",
+        ),
+    })
+}
+
+/// Resident memory of `pid` and its descendants (Linux only: read from `/proc`).
+///
+/// # Errors
+/// [`ProfileError::Process`] with [`std::io::ErrorKind::Unsupported`] on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn process_tree_rss_bytes(pid: u32) -> Result<u64, ProfileError> {
+    process_tree(pid).map(|_| 0)
 }
 
 /// Samples a running child process and its descendants every `interval` until it exits, then
@@ -167,7 +197,7 @@ pub fn profile_child(
     Ok((status, r))
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -214,6 +214,19 @@ impl ProfileResult {
         Ok(serde_json::to_string_pretty(self)?)
     }
 
+    /// Writes [`ProfileResult::to_json`] to `path`.
+    ///
+    /// # Errors
+    /// [`ProfileError::Write`](crate::ProfileError::Write) naming the path.
+    pub fn write_json(&self, path: impl AsRef<std::path::Path>) -> Result<(), crate::ProfileError> {
+        let path = path.as_ref();
+        let json = self.to_json()?;
+        std::fs::write(path, json).map_err(|source| crate::ProfileError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
     /// A short summary for people: a few lines, recommendations last.
     #[must_use]
     pub fn summary(&self) -> String {

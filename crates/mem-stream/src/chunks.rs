@@ -11,6 +11,7 @@ use arrow::record_batch::RecordBatch;
 use mem_monitor::PressureLevel;
 use mem_optimize::{SchemaWidening, StreamOptimizer};
 
+use crate::budget::Budget;
 use crate::error::{Result, StreamError};
 use crate::source::BatchSource;
 
@@ -58,7 +59,10 @@ impl ChunkMetadata {
 pub(crate) struct ChunkerConfig {
     pub chunk_size: usize,
     pub min_chunk_size: usize,
-    pub memory_limit_bytes: u64,
+    /// The memory limit; chunks are also cut at its [`Budget::chunk_target`] bytes.
+    pub budget: Budget,
+    /// Whether the chunk size follows memory pressure (streams) or stays put (samples).
+    pub adapt: bool,
     pub optimizer: Option<StreamOptimizer>,
     pub limit: Option<usize>,
 }
@@ -71,7 +75,9 @@ pub(crate) struct ChunkerConfig {
 pub struct ChunkStream {
     path: PathBuf,
     source: Box<dyn BatchSource>,
-    pending: Option<RecordBatch>,
+    /// The rest of the last source batch, and its bytes per row (measured before slicing: a
+    /// slice reports the whole allocation it keeps alive).
+    pending: Option<(RecordBatch, f64)>,
     target: Arc<AtomicUsize>,
     cfg: ChunkerConfig,
     index: usize,
@@ -175,13 +181,18 @@ impl ChunkStream {
         }
     }
 
-    /// The next raw batch of at most the target size, or `None` at the end.
+    /// The next raw batch of at most the target rows and the budget's chunk bytes, or `None` at
+    /// the end.
     fn next_raw(&mut self, target: usize) -> Option<Result<RecordBatch>> {
         loop {
-            let batch = match self.pending.take() {
-                Some(b) => b,
+            let (batch, row_bytes) = match self.pending.take() {
+                Some(p) => p,
                 None => match self.source.next_batch()? {
-                    Ok(b) => b,
+                    Ok(b) => {
+                        let rows = b.num_rows().max(1);
+                        let bytes = mem_optimize::batch_memory_size(&b);
+                        (b, bytes as f64 / rows as f64)
+                    }
                     Err(e) => return Some(Err(e)),
                 },
             };
@@ -189,7 +200,8 @@ impl ChunkStream {
             if rows == 0 {
                 continue;
             }
-            let mut take = rows.min(target.max(1));
+            let by_bytes = (self.cfg.budget.chunk_target() as f64 / row_bytes.max(1.0)) as usize;
+            let mut take = rows.min(target.max(1)).min(by_bytes.max(1));
             if let Some(remaining) = self.cfg.limit {
                 take = take.min(remaining);
                 if take == 0 {
@@ -197,7 +209,7 @@ impl ChunkStream {
                 }
             }
             if take < rows {
-                self.pending = Some(batch.slice(take, rows - take));
+                self.pending = Some((batch.slice(take, rows - take), row_bytes));
                 return Some(Ok(batch.slice(0, take)));
             }
             return Some(Ok(batch));
@@ -206,8 +218,11 @@ impl ChunkStream {
 
     /// Halves the target under pressure, doubles it back after a run of comfortable chunks.
     fn adapt(&mut self, bytes: usize, rss: u64, level: PressureLevel) {
+        if !self.cfg.adapt {
+            return;
+        }
         let current = self.target.load(Ordering::Relaxed);
-        let limit = self.cfg.memory_limit_bytes;
+        let limit = self.cfg.budget.limit();
         let next_need = rss.saturating_add(bytes as u64);
         if next_need > limit || level == PressureLevel::High {
             let halved = (current / 2).max(self.cfg.min_chunk_size);
@@ -344,7 +359,8 @@ mod tests {
         let cfg = ChunkerConfig {
             chunk_size: chunk,
             min_chunk_size: 100,
-            memory_limit_bytes: limit,
+            budget: Budget::new(limit),
+            adapt: true,
             optimizer: None,
             limit: None,
         };

@@ -25,6 +25,15 @@ pub enum StreamError {
         /// The path.
         path: PathBuf,
     },
+    /// The path names something that cannot be read in bounded memory and time: a FIFO, a
+    /// socket or a device.
+    #[error("{path}: is a {kind}, not a regular file; copy its content to a file first")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is, e.g. "FIFO (named pipe)".
+        kind: &'static str,
+    },
     /// The file has no bytes at all.
     #[error("{path}: the file is empty")]
     EmptyFile {
@@ -83,6 +92,42 @@ pub enum StreamError {
         /// What is wrong.
         message: String,
     },
+    /// Reading the file as asked would take more memory than the limit allows (one record, one
+    /// batch, one column chunk, or the number of columns).
+    #[error(
+        "{path}: {}{what} needs about {}, more than the {} the {limit_mb:.0} MB memory limit allows \
+         for it; raise the memory limit{hint}",
+        location(*.line, None),
+        mem_monitor::format_bytes(*.needed_bytes),
+        mem_monitor::format_bytes(*.allowed_bytes)
+    )]
+    OverBudget {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (CSV) when known.
+        line: Option<u64>,
+        /// What needs the memory, e.g. "a record of 3 MiB".
+        what: String,
+        /// Bytes it needs (an estimate, on the safe side).
+        needed_bytes: u64,
+        /// Bytes the limit grants it.
+        allowed_bytes: u64,
+        /// The configured limit, MB.
+        limit_mb: f64,
+        /// What else the user can do (starts with "; " or is empty).
+        hint: &'static str,
+    },
+    /// A third-party decoder (Arrow IPC, Parquet, CSV, workbook) panicked on malformed data;
+    /// the panic was caught and the stream ended.
+    #[error("{path}: the {decoder} decoder failed on malformed data: {message}")]
+    DecoderPanic {
+        /// The file.
+        path: PathBuf,
+        /// Which decoder, e.g. "Parquet".
+        decoder: &'static str,
+        /// The panic message, on one line.
+        message: String,
+    },
     /// A requested column does not exist.
     #[error("{path}: no column named {column:?}; columns are: {available}")]
     UnknownColumn {
@@ -106,7 +151,7 @@ pub enum StreamError {
     /// `load` refused: the whole table would not fit in the memory limit.
     #[error(
         "{path}: loading it whole needs about {estimated_mb:.0} MB, over the {limit_mb:.0} MB memory limit; \
-         stream it in chunks with StreamingLoader::stream (or `memkit stream`) instead"
+         stream it in chunks with StreamingLoader::stream (or `membound stream`) instead"
     )]
     TooLarge {
         /// The file.
@@ -116,7 +161,21 @@ pub enum StreamError {
         /// The configured limit, MB.
         limit_mb: f64,
     },
+    /// The file's format needs a reader this build was compiled without.
+    #[error(
+        "{path}: {} files need the `{feature}` feature of mem-stream, which this build lacks",
+        .format.name()
+    )]
+    FormatDisabled {
+        /// The file.
+        path: PathBuf,
+        /// The detected format.
+        format: crate::FileFormat,
+        /// The Cargo feature that provides the reader.
+        feature: &'static str,
+    },
     /// A Parquet decoding error.
+    #[cfg(feature = "parquet")]
     #[error("{path}: Parquet: {error}")]
     Parquet {
         /// The file.
@@ -203,6 +262,16 @@ impl StreamError {
         }
     }
 
+    #[cfg(not(all(feature = "csv", feature = "parquet", feature = "ipc", feature = "excel")))]
+    pub(crate) fn disabled(path: &std::path::Path, format: crate::FileFormat) -> Self {
+        Self::FormatDisabled {
+            path: path.to_path_buf(),
+            format,
+            feature: format.feature(),
+        }
+    }
+
+    #[cfg(feature = "parquet")]
     pub(crate) fn parquet(path: &std::path::Path, source: parquet::errors::ParquetError) -> Self {
         Self::Parquet {
             path: path.to_path_buf(),

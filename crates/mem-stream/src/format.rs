@@ -43,6 +43,17 @@ impl FileFormat {
             Self::Workbook => "workbook",
         }
     }
+
+    /// The Cargo feature of mem-stream that provides this format's reader.
+    #[must_use]
+    pub fn feature(&self) -> &'static str {
+        match self {
+            Self::Csv { .. } => "csv",
+            Self::Parquet => "parquet",
+            Self::ArrowFile | Self::ArrowStream => "ipc",
+            Self::Workbook => "excel",
+        }
+    }
 }
 
 const PARQUET_MAGIC: &[u8] = b"PAR1";
@@ -55,13 +66,21 @@ const GZIP_MAGIC: &[u8] = &[0x1F, 0x8B];
 /// Detects the format of `path` from its extension and verifies the first bytes.
 ///
 /// # Errors
-/// A missing file, a directory, an empty file, an unknown extension, or content whose magic
-/// bytes contradict the extension (e.g. a PNG named `.parquet`).
+/// A missing file, a directory, a FIFO, socket or device, an empty file, an unknown extension,
+/// or content whose magic bytes contradict the extension (e.g. a PNG named `.parquet`).
 pub fn detect_format(path: &Path) -> Result<FileFormat> {
     let meta = std::fs::metadata(path).map_err(|e| StreamError::io(path, "cannot open", e))?;
     if meta.is_dir() {
         return Err(StreamError::IsDirectory {
             path: path.to_path_buf(),
+        });
+    }
+    // A FIFO would block the first read forever without a writer, and a device never ends:
+    // neither has a size to bound the work by.
+    if let Some(kind) = special_kind(&meta) {
+        return Err(StreamError::NotAFile {
+            path: path.to_path_buf(),
+            kind,
         });
     }
     let name = path
@@ -150,6 +169,30 @@ pub fn detect_format(path: &Path) -> Result<FileFormat> {
         }
         other => Ok(other),
     }
+}
+
+/// What `meta` describes when it is neither a regular file nor a directory.
+#[cfg(unix)]
+fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        Some("FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("socket")
+    } else if t.is_char_device() {
+        Some("character device")
+    } else if t.is_block_device() {
+        Some("block device")
+    } else {
+        None
+    }
+}
+
+/// What `meta` describes when it is neither a regular file nor a directory.
+#[cfg(not(unix))]
+fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    (!meta.is_file() && !meta.is_dir()).then_some("special file")
 }
 
 fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize> {

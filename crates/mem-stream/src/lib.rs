@@ -28,24 +28,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Memory: a stream stays under its memory limit plus a fixed [`BASELINE_MB`], or ends with
+//! [`StreamError::OverBudget`] naming what would not fit (a record, a batch, the columns).
+//! Chunks are cut at the chunk size in rows or at a share of the limit in bytes, whichever comes
+//! first. Malformed files end with an error, never a panic: third-party decoders run under
+//! `catch_unwind` (see [`panic_is_contained`]).
+//!
 //! Formats come from the extension and are checked against the file's magic bytes: `.csv`,
 //! `.tsv` (and `.gz` of either), `.parquet`, `.arrow`/`.feather`/`.ipc` (IPC file or stream),
 //! `.arrows` (IPC stream), `.xlsx`/`.xlsm`/`.xlsb`/`.xls`/`.ods`. CSV is split into blocks at
 //! record boundaries (quote-aware) and parsed on all cores.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// With some readers compiled out, their shared plumbing is partly unused: not worth a cfg each.
+#![cfg_attr(
+    not(all(feature = "csv", feature = "parquet", feature = "ipc", feature = "excel")),
+    allow(dead_code, unreachable_code, unused_imports)
+)]
 #![deny(missing_docs)]
 
+mod budget;
 mod chunks;
 mod error;
 mod format;
+mod guard;
 mod loader;
 mod options;
 mod source;
 #[cfg(feature = "testdata")]
 pub mod testdata;
 
+pub use budget::{BASELINE_MB, MAX_CHUNK_BYTES};
 pub use chunks::{ChunkMetadata, ChunkStream};
 pub use error::{Result, StreamError};
 pub use format::{FileFormat, detect_format};
+pub use guard::panic_is_contained;
 pub use loader::{
     DEFAULT_CHUNK_SIZE, DEFAULT_MEMORY_LIMIT_MB, StreamingLoader, StreamingLoaderBuilder,
 };

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use arrow::record_batch::RecordBatch;
 use mem_optimize::{OptimizeOptions, StreamOptimizer};
 
+use crate::budget::Budget;
 use crate::chunks::{ChunkMetadata, ChunkStream, ChunkerConfig};
 use crate::error::{Result, StreamError};
 use crate::format::{FileFormat, detect_format};
@@ -205,6 +206,10 @@ impl StreamingLoader {
         mem_monitor::mb_to_bytes(self.memory_limit_mb)
     }
 
+    fn budget(&self) -> Budget {
+        Budget::new(self.limit_bytes())
+    }
+
     fn open(
         &self,
         path: &Path,
@@ -221,7 +226,7 @@ impl StreamingLoader {
             target_rows: target.clone(),
             limit,
             parallel: limit.is_none(),
-            memory_limit_bytes: self.limit_bytes(),
+            budget: self.budget(),
         };
         source::open(&req)
     }
@@ -245,7 +250,8 @@ impl StreamingLoader {
         let cfg = ChunkerConfig {
             chunk_size: self.chunk_size,
             min_chunk_size: self.min_chunk_size,
-            memory_limit_bytes: self.limit_bytes(),
+            budget: self.budget(),
+            adapt: true,
             optimizer: self.optimize.clone().map(StreamOptimizer::new),
             limit: self.limit,
         };
@@ -253,6 +259,10 @@ impl StreamingLoader {
     }
 
     /// The first `rows` rows of `path` as one batch, reading only what they need (a preview).
+    ///
+    /// The sample holds at most [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES) of decoded data (less
+    /// under a small memory limit, a sixteenth of it): when the rows asked for would take more,
+    /// it has fewer rows, and its metadata's `progress` is below 1.
     ///
     /// # Errors
     /// As [`stream`](Self::stream), plus decoding errors within those rows.
@@ -265,20 +275,29 @@ impl StreamingLoader {
         let format = detect_format(path)?;
         let target = Arc::new(AtomicUsize::new(rows.max(1)));
         let src = self.open(path, format, &target, Some(rows))?;
+        let budget = self.budget();
         let cfg = ChunkerConfig {
             chunk_size: rows.max(1),
             min_chunk_size: 1,
-            memory_limit_bytes: u64::MAX,
+            budget,
+            adapt: false,
             optimizer: None,
             limit: Some(rows),
         };
         let mut stream = ChunkStream::new(path, src, target, cfg);
         let mut batches = Vec::new();
         let mut last = None;
+        let mut held = 0u64;
         for item in stream.by_ref() {
             let (b, m) = item?;
+            held = held.saturating_add(m.bytes as u64);
+            let full = held >= budget.chunk_target();
             batches.push(b);
             last = Some(m);
+            if full {
+                tracing::debug!(path = %path.display(), held, "sample cut at its byte budget");
+                break;
+            }
         }
         let schema = stream.schema();
         let batch = arrow::compute::concat_batches(&schema, &batches)
@@ -343,11 +362,16 @@ impl StreamingLoader {
             FileFormat::Csv { .. } | FileFormat::ArrowStream => size,
             FileFormat::ArrowFile => size.saturating_mul(3) / 2,
             FileFormat::Workbook => size.saturating_mul(8),
+            #[cfg(not(feature = "parquet"))]
+            FileFormat::Parquet => return Err(StreamError::disabled(path, format)),
+            #[cfg(feature = "parquet")]
             FileFormat::Parquet => {
                 let file = std::fs::File::open(path)
                     .map_err(|e| StreamError::io(path, "cannot open", e))?;
-                let b = crate::source::parquet::open_builder(file)
-                    .map_err(|e| StreamError::parquet(path, e))?;
+                let b = crate::guard::contain(path, "Parquet", || {
+                    crate::source::parquet::open_builder(file)
+                        .map_err(|e| StreamError::parquet(path, e))
+                })?;
                 let sum: i64 = b
                     .metadata()
                     .row_groups()

@@ -16,6 +16,7 @@ pub struct CsvOptions {
     pub(crate) has_header: bool,
     pub(crate) quote: u8,
     pub(crate) inference_rows: usize,
+    pub(crate) inference_bytes: usize,
     pub(crate) schema: Option<SchemaRef>,
     pub(crate) column_types: HashMap<String, DataType>,
     pub(crate) max_record_bytes: usize,
@@ -28,6 +29,7 @@ impl Default for CsvOptions {
             has_header: true,
             quote: b'"',
             inference_rows: 10_000,
+            inference_bytes: 16 << 20,
             schema: None,
             column_types: HashMap::new(),
             max_record_bytes: 64 << 20,
@@ -71,6 +73,16 @@ impl CsvOptions {
         self
     }
 
+    /// Bytes of text read at most to infer column types (default 16 MiB, and never more than
+    /// the memory limit allows one record): inference stops at whichever of the rows and the
+    /// bytes comes first, but reads at least one record. More bytes cost memory at the start;
+    /// fewer risk types that a later value does not fit.
+    #[must_use]
+    pub fn with_inference_bytes(mut self, bytes: usize) -> Self {
+        self.inference_bytes = bytes;
+        self
+    }
+
     /// Use this schema instead of inferring one; it must have one field per column of the file.
     #[must_use]
     pub fn with_schema(mut self, schema: SchemaRef) -> Self {
@@ -85,8 +97,10 @@ impl CsvOptions {
         self
     }
 
-    /// Largest record accepted, in bytes (default 64 MiB). A record is held whole in memory, so
-    /// this bounds memory on a file with an unbalanced quote, where a "record" would run to the end.
+    /// Largest record accepted, in bytes (default 64 MiB, and never more than the memory limit
+    /// allows one record: a sixteenth of it, less the record's decoding). A record is held whole
+    /// in memory, so this bounds memory on a file with an unbalanced quote, where a "record"
+    /// would run to the end.
     #[must_use]
     pub fn with_max_record_bytes(mut self, bytes: usize) -> Self {
         self.max_record_bytes = bytes;

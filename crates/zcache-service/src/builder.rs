@@ -18,6 +18,7 @@ pub(crate) struct Config {
     pub(crate) precision: Precision,
     pub(crate) hot_tier_bytes: u64,
     pub(crate) sync_writes: bool,
+    pub(crate) read_only: bool,
 }
 
 impl Config {
@@ -85,6 +86,7 @@ pub struct CacheServiceBuilder {
     precision: Precision,
     hot_tier_mb: f64,
     sync_writes: bool,
+    read_only: bool,
 }
 
 impl Default for CacheServiceBuilder {
@@ -97,6 +99,7 @@ impl Default for CacheServiceBuilder {
             precision: Precision::F32,
             hot_tier_mb: 512.0,
             sync_writes: false,
+            read_only: false,
         }
     }
 }
@@ -158,6 +161,14 @@ impl CacheServiceBuilder {
         self
     }
 
+    /// Opens the cache directory for reading only (default false): it must exist, and nothing
+    /// in it is created, written, repaired or removed (damaged entries are misses left in
+    /// place); saves fail. For tools that inspect a cache (`membound embeddings stats|export`).
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
     /// Validates the settings and opens the cache (rebuilding its index from the directory).
     ///
     /// # Errors
@@ -191,6 +202,7 @@ impl CacheServiceBuilder {
             precision: self.precision,
             hot_tier_bytes: mem_monitor::mb_to_bytes(mb),
             sync_writes: self.sync_writes,
+            read_only: self.read_only,
         };
         CacheService::open(config)
     }
@@ -227,6 +239,7 @@ mod tests {
             precision: Precision::F32,
             hot_tier_bytes: 0,
             sync_writes: false,
+            read_only: false,
         };
         assert_eq!(
             c.matrix_codec(Precision::F32),

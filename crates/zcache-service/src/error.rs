@@ -27,6 +27,16 @@ pub enum ServiceError {
         /// What is wrong, in words.
         reason: String,
     },
+    /// An input or output path that is not a regular file (a FIFO, device, socket, directory
+    /// or, for outputs, a symbolic link): refused, since it cannot be read in bounded time and
+    /// memory, or must not be replaced.
+    #[error("{path}: {kind}, not a regular file")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead ("a FIFO", "a character device", ...).
+        kind: &'static str,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -9,11 +9,21 @@ use crate::entry::EntryMeta;
 
 /// The record kept beside each blob (as its own small zcache entry) so that listing the cache
 /// and computing stats never reads the blobs.
+///
+/// The blob and its record are two files, so a kill between their two writes can leave a new
+/// blob beside an old record (or the reverse). The record therefore names the blob it belongs
+/// to by `blob_checksum` (zcache's checksum of the blob, readable from the blob's header
+/// alone); a record whose blob does not match is never believed, and the blob, which describes
+/// itself, is the truth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct MetaRecord {
     pub(crate) meta: EntryMeta,
     /// Size of the blob handed to zcache.
     pub(crate) blob_bytes: u64,
+    /// The zcache checksum of the blob this record describes (absent in records written before
+    /// it existed: such a record is re-derived from its blob).
+    #[serde(default)]
+    pub(crate) blob_checksum: Option<u64>,
 }
 
 #[derive(Debug, Clone)]

@@ -75,7 +75,7 @@ impl ModelInfo {
     #[must_use]
     pub fn identity_hash(&self) -> String {
         let mut h = Xxh3::new();
-        h.update(b"memkit-model-v1");
+        h.update(b"membound-model-v1");
         self.hash_into(&mut h);
         format!("{:032x}", h.digest128())
     }
@@ -104,7 +104,7 @@ fn field(h: &mut Xxh3, bytes: &[u8]) {
 #[must_use]
 pub fn cache_key_for<S: AsRef<str>>(texts: &[S], model: &ModelInfo) -> String {
     let mut h = Xxh3::new();
-    h.update(b"memkit-embeddings-key-v1");
+    h.update(b"membound-embeddings-key-v1");
     model.hash_into(&mut h);
     h.update(&(texts.len() as u64).to_le_bytes());
     for t in texts {
@@ -118,7 +118,7 @@ pub fn cache_key_for<S: AsRef<str>>(texts: &[S], model: &ModelInfo) -> String {
 #[must_use]
 pub fn data_hash_for<S: AsRef<str>>(texts: &[S]) -> String {
     let mut h = Xxh3::new();
-    h.update(b"memkit-data-v1");
+    h.update(b"membound-data-v1");
     h.update(&(texts.len() as u64).to_le_bytes());
     for t in texts {
         field(&mut h, t.as_ref().as_bytes());
@@ -136,7 +136,7 @@ mod tests {
         // Pinned: a change to the key layout must be deliberate (and bump the domain tag).
         let m = ModelInfo::new("all-MiniLM-L6-v2");
         let k = cache_key_for(&["hello", "world"], &m);
-        assert_eq!(k, "ecd174eeb353d0ef2083eb9b655ab006");
+        assert_eq!(k, "14795a59309ff65e2389566ba62b9cdc");
         assert!(k.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(
             k,

@@ -58,6 +58,7 @@
 //!
 //! - `ndarray`: conversions between [`Embeddings`] and `ndarray::Array2<f32>` /
 //!   `ArrayView2<f32>`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod builder;
@@ -66,6 +67,7 @@ mod entry;
 mod error;
 mod fidelity;
 mod index;
+mod input;
 mod jsonl;
 mod key;
 mod lookup;
@@ -83,7 +85,9 @@ pub use embeddings::{Embeddings, EmbeddingsRef};
 pub use entry::EntryMeta;
 pub use error::{Result, ServiceError};
 pub use fidelity::{Fidelity, cosine_similarity, fidelity, recall_at_k};
-pub use jsonl::read_texts_jsonl;
+pub use jsonl::{
+    MAX_TEXT_LINE_BYTES, MAX_TEXTS_BYTES, TextsLimits, read_texts_jsonl, read_texts_jsonl_with,
+};
 pub use key::{ModelInfo, cache_key_for, data_hash_for};
 pub use maintenance::ServiceOptimizeReport;
 pub use npy::{read_npy, write_npy};

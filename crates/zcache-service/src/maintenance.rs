@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::entry;
 use crate::error::{Result, ServiceError};
 use crate::index::{Index, MetaRecord};
-use crate::service::{CacheService, DATA_PREFIX, META_PREFIX, data_key, meta_key};
+use crate::service::{CacheService, DATA_PREFIX, META_PREFIX, data_key, meta_key, record_json_len};
 
 /// What [`CacheService::optimize_cache`] did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +19,8 @@ pub struct ServiceOptimizeReport {
     pub stored_bytes: u64,
     /// Metadata records whose blob was gone, removed.
     pub orphans_removed: u64,
-    /// Blobs without a metadata record (e.g. a crash between the two writes), re-indexed.
+    /// Blobs without a metadata record naming them (e.g. a kill between a save's two writes),
+    /// re-indexed from the blob itself.
     pub adopted: u64,
     /// Damaged blobs found and removed.
     pub damaged_removed: u64,
@@ -36,16 +37,79 @@ pub(crate) struct RescanCounts {
     damaged_removed: u64,
 }
 
-fn record_len(rec: &MetaRecord) -> u64 {
-    serde_json::to_vec(rec).map_or(0, |v| v.len() as u64)
+/// What reading a blob to re-derive its record found.
+enum FromBlob {
+    Record(Box<MetaRecord>),
+    /// No blob any more.
+    Gone,
+    /// The blob is damaged or not one of ours.
+    Damaged,
+    /// It could not be read (I/O): left alone this time.
+    Unreadable,
 }
 
 impl CacheService {
-    /// Rebuilds the index from the keys zcache holds: pairs blobs with their metadata records,
-    /// drops orphaned records, re-creates missing records from the (self-describing) blobs and
-    /// removes damaged ones. Recency restarts in save order.
+    /// The metadata record of `k` if it names the blob now stored (see [`MetaRecord`]): a
+    /// record left behind by a kill between a save's two writes is never believed.
+    fn matching_record(&self, k: &str) -> Option<MetaRecord> {
+        let rec = self
+            .cache
+            .get_json::<MetaRecord>(&meta_key(k))
+            .ok()
+            .flatten()?;
+        let blob = self.cache.peek(&data_key(k)).ok().flatten()?;
+        (rec.meta.key == k && rec.blob_checksum == Some(blob.checksum)).then_some(rec)
+    }
+
+    /// The record a blob implies: the blob describes itself.
+    fn record_from_blob(&self, k: &str) -> FromBlob {
+        let blob = match self.cache.get_bytes(&data_key(k)) {
+            Ok(Some(b)) => b,
+            Ok(None) => return FromBlob::Gone,
+            Err(e) if e.is_corruption() || matches!(e, zcache::CacheError::KindMismatch { .. }) => {
+                return FromBlob::Damaged;
+            }
+            Err(e) => {
+                tracing::warn!(key = k, error = %e, "embeddings blob unreadable; left alone");
+                return FromBlob::Unreadable;
+            }
+        };
+        let Some(parsed) =
+            entry::parse(&blob, self.config.max_raw_bytes()).filter(|p| p.meta.key == k)
+        else {
+            return FromBlob::Damaged;
+        };
+        FromBlob::Record(Box::new(MetaRecord {
+            meta: parsed.meta,
+            blob_bytes: blob.len() as u64,
+            blob_checksum: self
+                .cache
+                .peek(&data_key(k))
+                .ok()
+                .flatten()
+                .map(|i| i.checksum),
+        }))
+    }
+
+    /// Removes zcache entries of the service (never in read-only mode); true if all went.
+    fn drop_keys(&self, keys: &[String]) -> bool {
+        if self.config.read_only {
+            return false;
+        }
+        let mut all = true;
+        for k in keys {
+            all &= self.cache.remove(k).is_ok();
+        }
+        all
+    }
+
+    /// Rebuilds the index from the keys zcache holds: pairs blobs with the metadata records
+    /// that name them, drops orphaned records, re-derives missing or mismatched records from the
+    /// (self-describing) blobs and removes damaged ones (in read-only mode it only indexes).
+    /// Recency restarts in save order.
     pub(crate) fn rescan(&self) -> RescanCounts {
         let _w = self.write_lock.lock();
+        let read_only = self.config.read_only;
         let mut counts = RescanCounts::default();
         let keys = self.cache.keys();
         let data: HashSet<&str> = keys
@@ -58,42 +122,37 @@ impl CacheService {
             .collect();
         let mut found = Vec::with_capacity(data.len());
         for &k in &metas {
-            if !data.contains(k) {
-                let _ = self.cache.remove(&meta_key(k));
+            if !data.contains(k) && self.drop_keys(&[meta_key(k)]) {
                 counts.orphans_removed += 1;
             }
         }
         for &k in &data {
             if metas.contains(k)
-                && let Ok(Some(rec)) = self.cache.get_json::<MetaRecord>(&meta_key(k))
-                && rec.meta.key == k
+                && let Some(rec) = self.matching_record(k)
             {
-                let size = rec.blob_bytes + record_len(&rec);
+                let size = rec.blob_bytes + record_json_len(&rec);
                 found.push((rec.meta, size));
                 continue;
             }
-            // No usable record: the blob describes itself.
-            let parsed = match self.cache.get_bytes(&data_key(k)) {
-                Ok(Some(blob)) => entry::parse(&blob, self.config.max_raw_bytes())
-                    .filter(|p| p.meta.key == k)
-                    .map(|p| MetaRecord {
-                        meta: p.meta,
-                        blob_bytes: blob.len() as u64,
-                    }),
-                Ok(None) => continue,
-                Err(_) => None,
-            };
-            match parsed {
-                Some(rec) if self.cache.put_json(&meta_key(k), &rec).is_ok() => {
-                    let size = rec.blob_bytes + record_len(&rec);
+            match self.record_from_blob(k) {
+                FromBlob::Record(rec) => {
+                    if !read_only && let Err(e) = self.cache.put_json(&meta_key(k), &rec) {
+                        // Still indexed: the blob is the truth; the record is only a summary.
+                        tracing::warn!(key = k, error = %e, "could not rewrite an embeddings record");
+                    }
+                    let size = rec.blob_bytes + record_json_len(&rec);
                     found.push((rec.meta, size));
                     counts.adopted += 1;
                 }
-                _ => {
-                    let _ = self.cache.remove(&data_key(k));
-                    let _ = self.cache.remove(&meta_key(k));
-                    counts.damaged_removed += 1;
+                FromBlob::Gone => {
+                    self.drop_keys(&[meta_key(k)]);
                 }
+                FromBlob::Damaged => {
+                    if self.drop_keys(&[data_key(k), meta_key(k)]) {
+                        counts.damaged_removed += 1;
+                    }
+                }
+                FromBlob::Unreadable => {}
             }
         }
         found.sort_by_key(|(m, _)| m.created_unix_ms);

@@ -41,6 +41,11 @@ pub(crate) struct Counters {
     pub(crate) evictions: AtomicU64,
 }
 
+/// Bytes of a metadata record as stored (its JSON): part of what an entry costs.
+pub(crate) fn record_json_len(record: &MetaRecord) -> u64 {
+    serde_json::to_vec(record).map_or(0, |v| v.len() as u64)
+}
+
 pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
@@ -103,7 +108,8 @@ impl CacheService {
             .default_compression(Codec::Auto)
             .cleanup_interval(Duration::ZERO)
             .max_entry_bytes(config.max_cache_bytes)
-            .sync_writes(config.sync_writes);
+            .sync_writes(config.sync_writes)
+            .read_only(config.read_only);
         if let Some(dir) = &config.cache_dir {
             // The service enforces the real limit per entry pair; zcache's own disk LRU is a
             // backstop with slack so that it never evicts half of a pair first.
@@ -201,12 +207,14 @@ impl CacheService {
             matrix_codec: self.config.matrix_codec(precision),
         };
         let (blob, meta) = entry::build(&input, texts)?;
-        let record = MetaRecord {
+        let mut record = MetaRecord {
             meta,
             blob_bytes: blob.len() as u64,
+            // Filled in from the blob's put; a placeholder of the same JSON size meanwhile.
+            blob_checksum: Some(u64::MAX),
         };
-        let record_len = serde_json::to_vec(&record).map_or(0, |v| v.len() as u64);
-        let size = record.blob_bytes + record_len;
+        // An upper bound until the real checksum is known (u64::MAX has the most digits).
+        let size = record.blob_bytes + record_json_len(&record);
         let mut report = SaveReport {
             key: cache_key.to_owned(),
             stored: false,
@@ -247,6 +255,8 @@ impl CacheService {
             tracing::debug!(key = %v, "evicted (least recently used) to stay under max_cache_size_gb");
         }
         report.evicted = victims.len() as u64;
+        // The blob first, then the record naming it: a kill in between leaves a record that
+        // does not match its blob, which every reader of records detects (see MetaRecord).
         let stored = self
             .cache
             .put_with(
@@ -254,7 +264,10 @@ impl CacheService {
                 blob.as_slice(),
                 PutOptions::new().compression(Codec::None),
             )
-            .and_then(|_| self.cache.put_json(&meta_key(cache_key), &record));
+            .and_then(|put| {
+                record.blob_checksum = Some(put.checksum);
+                self.cache.put_json(&meta_key(cache_key), &record)
+            });
         if let Err(source) = stored {
             // Nothing half-written may survive: drop both parts (best effort) and forget the key.
             let _ = self.remove_pair(cache_key);
@@ -264,6 +277,8 @@ impl CacheService {
             });
         }
         let fidelity = record.meta.fidelity;
+        let size = record.blob_bytes + record_json_len(&record);
+        report.stored_bytes = size;
         self.index.lock().insert(record.meta, size);
         bump(&self.counters.saves);
         report.stored = true;

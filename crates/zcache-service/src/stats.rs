@@ -52,7 +52,7 @@ pub struct EntryStats {
     pub created_unix_ms: u64,
 }
 
-/// The service's statistics (serde: the JSON of `memkit embeddings stats`).
+/// The service's statistics (serde: the JSON of `membound embeddings stats`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnhancedCacheStats {
     /// Number of entries.

@@ -1,6 +1,6 @@
 //! Puts text, an embedding matrix and a serde value into a two-tier cache, reads them back,
 //! and prints the stats. Pass a directory to keep the disk tier (then inspect it with
-//! `memkit cache stats --dir DIR`); by default a temporary directory is used.
+//! `membound cache stats --dir DIR`); by default a temporary directory is used.
 #![allow(clippy::print_stdout, reason = "an example prints what it did")]
 
 use std::time::Duration;

@@ -34,6 +34,7 @@ pub(crate) struct Config {
     pub disk_policy: DiskPolicy,
     pub max_entry_bytes: u64,
     pub sync_writes: bool,
+    pub read_only: bool,
 }
 
 /// Builds a [`CompressedCache`]. Defaults: 500 MB memory, [`Codec::Auto`], no disk tier
@@ -51,6 +52,7 @@ pub struct CacheBuilder {
     disk_policy: DiskPolicy,
     max_entry_bytes: u64,
     sync_writes: bool,
+    read_only: bool,
 }
 
 impl Default for CacheBuilder {
@@ -65,6 +67,7 @@ impl Default for CacheBuilder {
             disk_policy: DiskPolicy::WriteThrough,
             max_entry_bytes: 256 * mem_monitor::MIB,
             sync_writes: true,
+            read_only: false,
         }
     }
 }
@@ -129,11 +132,23 @@ impl CacheBuilder {
         self
     }
 
+    /// Opens the disk tier for inspection only (default false): the directory must exist, and
+    /// nothing in it is created, written or removed. Damaged, expired and oversized entries and
+    /// stale temp files are counted and left in place; gets read as usual; `verify` counts
+    /// without repairing, `optimize` removes nothing from disk; puts, `remove` and `clear` fail
+    /// with [`CacheError::ReadOnly`]. What `membound cache stats` and `verify` use, so that
+    /// looking at a cache never changes it.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
     /// Validates the settings, opens the disk tier and starts the cleanup thread.
     ///
     /// # Errors
     /// [`CacheError::InvalidConfig`] for a negative, NaN or infinite size, a zero maximum entry
-    /// size, or an invalid codec; I/O errors opening the disk directory;
+    /// size, or an invalid codec; [`CacheError::NotADirectory`] when the disk directory is a
+    /// file; I/O errors opening the disk directory (read-only: also when it is missing);
     /// [`CacheError::Spawn`] if the cleanup thread cannot start.
     pub fn build(self) -> Result<CompressedCache, CacheError> {
         let mb = |name: &str, v: f64| -> Result<u64, CacheError> {
@@ -167,6 +182,7 @@ impl CacheBuilder {
             disk_policy: self.disk_policy,
             max_entry_bytes: self.max_entry_bytes,
             sync_writes: self.sync_writes,
+            read_only: self.read_only,
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::disk::format::MAX_KEY_LEN;
 use crate::disk::{DiskStore, ReadOutcome};
 use crate::entry::{Stored, encode, now_ms};
 use crate::error::CacheError;
-use crate::options::{PutOptions, PutReport};
+use crate::options::{EntryInfo, PutOptions, PutReport};
 use crate::stats::Counters;
 use crate::value::{CacheValue, ValueKind};
 
@@ -128,11 +128,15 @@ impl CompressedCache {
                     config.max_disk_bytes,
                     config.max_entry_bytes,
                     config.sync_writes,
+                    config.read_only,
                 )?;
-                Counters::add(&counters.corrupt, report.corrupt_removed);
-                Counters::add(&counters.expirations, report.expired_removed);
+                Counters::add(&counters.corrupt, report.corrupt);
+                Counters::add(&counters.expirations, report.expired);
+                Counters::add(&counters.skipped, report.skipped);
+                Counters::add(&counters.foreign, report.foreign);
                 tracing::debug!(dir = %dir.display(), entries = report.entries, temp_removed = report.temp_removed,
-                    corrupt_removed = report.corrupt_removed, "zcache disk tier opened");
+                    corrupt = report.corrupt, skipped = report.skipped, foreign = report.foreign,
+                    read_only = config.read_only, "zcache disk tier opened");
                 Some(Arc::new(store))
             }
             None => None,
@@ -216,6 +220,16 @@ impl CompressedCache {
                 let _ = self.remove(key);
                 Ok(None)
             }
+            Err(CacheError::CodecUnavailable { codec, feature }) => {
+                // Another build (with the feature) can read it: a miss here, left in place.
+                tracing::debug!(
+                    key,
+                    codec,
+                    feature,
+                    "zcache entry needs a codec not compiled in"
+                );
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -228,6 +242,11 @@ impl CompressedCache {
         options: PutOptions,
     ) -> Result<PutReport, CacheError> {
         let inner = &*self.inner;
+        if let Some(disk) = inner.disk.as_ref().filter(|d| d.read_only()) {
+            return Err(CacheError::ReadOnly {
+                path: disk.dir().to_owned(),
+            });
+        }
         if key.len() > MAX_KEY_LEN {
             return Err(CacheError::InvalidKey {
                 key: key.chars().take(64).collect(),
@@ -266,6 +285,7 @@ impl CompressedCache {
             codec,
             raw_bytes: stored.raw_len,
             stored_bytes: stored.payload.len() as u64,
+            checksum: xxhash_rust::xxh3::xxh3_64(&stored.payload),
             in_memory: false,
             on_disk: false,
         };
@@ -336,17 +356,59 @@ impl CompressedCache {
         }
     }
 
-    /// Empties both tiers (every entry file in the directory).
+    /// Empties both tiers: every entry file in the directory (regular files named like entries;
+    /// anything else there is left alone). Returns how many disk files were removed.
     ///
     /// # Errors
-    /// An I/O error listing the directory.
-    pub fn clear(&self) -> Result<(), CacheError> {
+    /// An I/O error listing the directory; [`CacheError::ReadOnly`];
+    /// [`CacheError::RemoveFailed`] with the counts when some files could not be removed.
+    pub fn clear(&self) -> Result<u64, CacheError> {
+        if let Some(d) = self.inner.disk.as_ref().filter(|d| d.read_only()) {
+            return Err(CacheError::ReadOnly {
+                path: d.dir().to_owned(),
+            });
+        }
         self.inner.memory.invalidate_all();
         self.inner.memory.run_pending_tasks();
-        if let Some(d) = &self.inner.disk {
-            d.clear()?;
+        match &self.inner.disk {
+            Some(d) => d.clear(),
+            None => Ok(0),
         }
-        Ok(())
+    }
+
+    /// What is stored under `key`, from the memory tier or the disk entry's header alone: the
+    /// payload is neither read nor verified (a get still checks it). `None` when absent,
+    /// expired, damaged in its header, too large or not a regular file. Does not count as a hit
+    /// or miss, and never writes or removes a file.
+    ///
+    /// # Errors
+    /// An I/O error reading the disk entry's header.
+    pub fn peek(&self, key: &str) -> Result<Option<EntryInfo>, CacheError> {
+        let now = now_ms();
+        if !self.inner.disk_only.load(Ordering::Relaxed)
+            && let Some(s) = self.inner.memory.get(key).filter(|s| !s.is_expired(now))
+        {
+            return Ok(Some(EntryInfo {
+                kind: s.kind,
+                codec: s.codec,
+                raw_bytes: s.raw_len,
+                stored_bytes: s.payload.len() as u64,
+                checksum: xxhash_rust::xxh3::xxh3_64(&s.payload),
+            }));
+        }
+        let Some(disk) = &self.inner.disk else {
+            return Ok(None);
+        };
+        Ok(disk
+            .peek(key)?
+            .filter(|h| h.expires_ms == 0 || h.expires_ms > now)
+            .map(|h| EntryInfo {
+                kind: h.kind,
+                codec: h.codec,
+                raw_bytes: h.raw_len,
+                stored_bytes: h.stored_len,
+                checksum: h.payload_hash,
+            }))
     }
 
     /// Every unexpired key of both tiers (the disk tier as indexed by this process), sorted.
@@ -408,6 +470,8 @@ impl Inner {
             Ok(ReadOutcome::Miss) => {}
             Ok(ReadOutcome::Expired) => Counters::add(&self.counters.expirations, 1),
             Ok(ReadOutcome::Corrupt) => Counters::add(&self.counters.corrupt, 1),
+            Ok(ReadOutcome::TooLarge) => Counters::add(&self.counters.skipped, 1),
+            Ok(ReadOutcome::Foreign) => Counters::add(&self.counters.foreign, 1),
             Err(e) => {
                 Counters::add(&self.counters.disk_errors, 1);
                 tracing::warn!(key, error = %e, "zcache disk read failed");

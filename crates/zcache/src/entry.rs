@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::codec::{Codec, InnerCodec};
+use crate::codec::Codec;
 use crate::error::CacheError;
 use crate::value::{CacheValue, ValueKind};
 
@@ -99,10 +99,10 @@ pub(crate) fn auto_codec(kind: ValueKind, len: usize, harder: bool) -> Codec {
             // *worse* ratio (0.853 vs 0.846) at two thirds of the speed.
             Codec::Shuffle {
                 width: e.width(),
-                inner: InnerCodec::Zstd(1),
+                inner: crate::codec::STRONG_INNER,
             }
         }
-        _ if harder => Codec::Zstd(3),
+        _ if harder => crate::codec::HARDER,
         _ => Codec::Lz4,
     }
 }
@@ -142,6 +142,7 @@ pub(crate) fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::InnerCodec;
     use crate::value::ElemType;
 
     #[test]

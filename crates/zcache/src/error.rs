@@ -20,6 +20,15 @@ pub enum CacheError {
         /// The name as given.
         name: String,
     },
+    /// A codec this build was compiled without (the `gzip` / `zstd` features of mem-zcache).
+    /// On `get` such an entry is a miss; it is left in place for builds that can read it.
+    #[error("codec {codec} is not compiled in: enable the `{feature}` feature of mem-zcache")]
+    CodecUnavailable {
+        /// The codec as text (e.g. `zstd:3`).
+        codec: String,
+        /// The Cargo feature that provides it.
+        feature: &'static str,
+    },
     /// A key that cannot be stored (too long).
     #[error("invalid key {key:?}: {reason}")]
     InvalidKey {
@@ -96,6 +105,37 @@ pub enum CacheError {
         #[source]
         source: serde_json::Error,
     },
+    /// The disk directory given is something else than a directory (e.g. a regular file).
+    #[error("{path}: not a directory")]
+    NotADirectory {
+        /// The path given as the directory.
+        path: PathBuf,
+    },
+    /// A write or removal on a cache opened with
+    /// [`read_only`](crate::CacheBuilder::read_only).
+    #[error("{path}: the cache was opened read-only")]
+    ReadOnly {
+        /// The cache directory.
+        path: PathBuf,
+    },
+    /// Files that had to be removed could not be (e.g. a read-only directory). Whatever was
+    /// removed is gone; `failed` files are still there.
+    #[error(
+        "{dir}: could not remove {failed} file(s) ({removed} removed); first: {path}: {source}"
+    )]
+    RemoveFailed {
+        /// The cache directory.
+        dir: PathBuf,
+        /// The first file that could not be removed.
+        path: PathBuf,
+        /// Why the first one failed.
+        #[source]
+        source: std::io::Error,
+        /// How many removals failed.
+        failed: u64,
+        /// How many files were removed.
+        removed: u64,
+    },
     /// The background cleanup thread could not be started.
     #[error("could not start the cache cleanup thread: {0}")]
     Spawn(#[source] std::io::Error),
@@ -105,8 +145,10 @@ impl CacheError {
     /// Wraps an I/O error with its path, mapping a full disk to [`CacheError::NoSpace`].
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
-        match source.raw_os_error() {
-            Some(code) if code == libc::ENOSPC || code == libc::EDQUOT => Self::NoSpace { path },
+        match source.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Self::NoSpace { path }
+            }
             _ => Self::Io { path, source },
         }
     }

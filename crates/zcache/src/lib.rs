@@ -44,7 +44,8 @@
 //!   `default_compression(Codec)`, `enable_disk_cache(impl Into<PathBuf>)`, `max_disk_mb(f64)`,
 //!   `default_ttl(Duration)`, `cleanup_interval(Duration)` (zero: no thread),
 //!   `disk_policy(DiskPolicy::{WriteThrough, WriteOnEviction})`, `max_entry_bytes(u64)`,
-//!   `sync_writes(bool)`, `build() -> Result<CompressedCache, CacheError>`.
+//!   `sync_writes(bool)`, `read_only(bool)` (inspect without changing anything),
+//!   `build() -> Result<CompressedCache, CacheError>`.
 //! - [`CompressedCache`] (`Send + Sync`, every method on `&self`):
 //!   - generic: `put<V: CacheValue + ?Sized>(key, &V) -> Result<PutReport>`,
 //!     `put_with(key, &V, PutOptions)`, `get::<V>(key) -> Result<Option<V::Output>>` where
@@ -52,7 +53,8 @@
 //!     `T:` [`Element`] (bytemuck `Pod` numbers incl. `half::f16`), and [`Json<T>`] (serde);
 //!   - helpers: `put_bytes`/`get_bytes`, `put_str`/`get_string`, `put_slice`/`get_vec::<T>`,
 //!     `put_json`/`put_json_with`/`get_json::<T>`;
-//!   - `remove(key) -> Result<bool>`, `contains(key) -> bool`, `clear() -> Result<()>`,
+//!   - `remove(key) -> Result<bool>`, `contains(key) -> bool`, `clear() -> Result<u64>`,
+//!     `peek(key) -> Result<Option<EntryInfo>>` (header only),
 //!     `keys() -> Vec<String>` (both tiers), `kind_of(key) -> Option<ValueKind>`,
 //!     `get_stats() -> CacheStats`, `optimize() -> OptimizeReport`, `verify() -> VerifyReport`,
 //!     `flush() -> u64` (write memory-only entries to disk),
@@ -62,7 +64,7 @@
 //! - [`CacheError`]: one `#[non_exhaustive]` error enum.
 //! - `testdata` feature: [`testdata::zipf_trace`] and friends for benchmarks.
 //!
-//! # Figures (2-core machine, `cargo bench -p memkit-benches --bench zcache` / `zcache_replay`)
+//! # Figures (2-core machine, `cargo bench -p membound-benches --bench zcache` / `zcache_replay`)
 //!
 //! - Real f32 embeddings (`minilm-5k.npy`, 7.7 MB), `shuffle:4:zstd:1`: lossless ratio 0.846,
 //!   compression ~900 MiB/s, decompression ~2.3 ms (plain zstd: 0.926; lz4: 1.004).
@@ -70,6 +72,7 @@
 //!   ~0.34 µs against ~0.17 µs for an uncompressed moka get.
 //! - Zipf(0.9) trace, 1M requests over 100k keys of 1-16 KiB JSON, budget 10 % of the raw
 //!   total: moka weighing raw bytes 64.4 %, zcache lz4 68.3 %, zcache zstd-3 72.2 %.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod builder;
@@ -92,6 +95,6 @@ pub use builder::{CacheBuilder, DiskPolicy};
 pub use cache::CompressedCache;
 pub use codec::{Codec, DEFAULT_SHUFFLE, InnerCodec};
 pub use error::CacheError;
-pub use options::{PutOptions, PutReport};
+pub use options::{EntryInfo, PutOptions, PutReport};
 pub use stats::{CacheStats, OptimizeReport, VerifyReport};
 pub use value::{CacheValue, ElemType, Element, Json, ValueKind, serde_kind};

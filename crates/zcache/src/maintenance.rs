@@ -31,7 +31,7 @@ impl Inner {
         let mut n = expired.len() as u64;
         Counters::add(&self.counters.expirations, n);
         if let Some(d) = &self.disk {
-            n += d.purge_expired(|removed| Counters::add(&self.counters.expirations, removed));
+            n += d.purge_expired(&self.counters.expirations);
         }
         n
     }
@@ -69,6 +69,11 @@ impl CompressedCache {
         };
         let (disk_entries, disk_bytes, disk_raw) =
             inner.disk.as_ref().map_or((0, 0, 0), |d| d.usage());
+        let failures = inner
+            .disk
+            .as_ref()
+            .map(|d| d.remove_failures())
+            .unwrap_or_default();
         let memory_raw = Counters::get(&c.memory_raw);
         let memory_stored = Counters::get(&c.memory_stored);
         let (raw, stored) = if memory_raw == 0 && disk_raw > 0 {
@@ -112,6 +117,12 @@ impl CompressedCache {
             disk_evictions: Counters::get(&c.disk_evictions),
             expirations: Counters::get(&c.expirations),
             corrupt_entries: Counters::get(&c.corrupt),
+            skipped_entries: Counters::get(&c.skipped),
+            foreign_files: Counters::get(&c.foreign),
+            removed_files: inner.disk.as_ref().map_or(0, |d| d.removed_files()),
+            remove_failures: failures.count,
+            first_remove_error: failures.first,
+            read_only: inner.disk.as_ref().is_some_and(|d| d.read_only()),
             disk_errors: Counters::get(&c.disk_errors),
             default_compression: inner.config.default_compression,
             disk_only: inner.disk_only.load(Ordering::Relaxed),
@@ -125,6 +136,7 @@ impl CompressedCache {
     pub fn optimize(&self) -> OptimizeReport {
         let started = Instant::now();
         let inner = &*self.inner;
+        let failed_before = inner.disk.as_ref().map_or(0, |d| d.remove_failures().count);
         let expired_before = Counters::get(&inner.counters.expirations);
         inner.cleanup_expired();
         // Counted from the counter: moka may expire entries itself during the pass.
@@ -177,6 +189,7 @@ impl CompressedCache {
             report.disk_evicted = d.evict_to_fit();
             Counters::add(&inner.counters.disk_evictions, report.disk_evicted);
             report.disk_entries = d.usage().0;
+            report.remove_failed = d.remove_failures().count.saturating_sub(failed_before);
         }
         report.memory_entries = inner.memory.entry_count();
         report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -192,7 +205,8 @@ impl CompressedCache {
     }
 
     /// Reads and fully decodes every entry of both tiers; damaged and expired entries are
-    /// removed and counted.
+    /// counted and removed (on disk only unless the cache is read-only). Entries too large for
+    /// this cache and files that are not regular files are counted and never removed.
     ///
     /// # Errors
     /// An I/O error listing or reading the disk directory.
@@ -216,6 +230,10 @@ impl CompressedCache {
             report.good += counts.good;
             report.corrupt += counts.corrupt;
             report.expired += counts.expired;
+            report.skipped = counts.skipped;
+            report.foreign = counts.foreign;
+            report.removed = counts.removed;
+            report.remove_failed = counts.remove_failed;
         }
         Counters::add(&inner.counters.corrupt, report.corrupt);
         Counters::add(&inner.counters.expirations, report.expired);

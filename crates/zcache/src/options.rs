@@ -56,8 +56,28 @@ pub struct PutReport {
     pub raw_bytes: u64,
     /// Stored (compressed) payload bytes.
     pub stored_bytes: u64,
+    /// xxh3-64 of the stored payload, as the disk entry's header records it: identifies this
+    /// very write (see [`EntryInfo::checksum`]).
+    pub checksum: u64,
     /// Whether the entry went into the memory tier (false while serving from disk only).
     pub in_memory: bool,
     /// Whether the entry was written to the disk tier by this put.
     pub on_disk: bool,
+}
+
+/// What is stored under a key, as [`CompressedCache::peek`](crate::CompressedCache::peek) reads
+/// it from the entry's header without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryInfo {
+    /// The value's kind.
+    pub kind: ValueKind,
+    /// The codec the payload is stored with.
+    pub codec: Codec,
+    /// Raw (uncompressed) bytes.
+    pub raw_bytes: u64,
+    /// Stored payload bytes.
+    pub stored_bytes: u64,
+    /// xxh3-64 of the stored payload: equal to the [`PutReport::checksum`] of the put that
+    /// wrote this entry, so a caller can tell which write it is looking at without reading it.
+    pub checksum: u64,
 }

@@ -19,6 +19,10 @@ pub(crate) struct Counters {
     pub spills: AtomicU64,
     pub expirations: AtomicU64,
     pub corrupt: AtomicU64,
+    /// Entries met and left in place: too large for this cache (or unreadable).
+    pub skipped: AtomicU64,
+    /// Non-regular files met under an entry's name.
+    pub foreign: AtomicU64,
     pub disk_errors: AtomicU64,
     /// Raw and stored payload bytes currently in the memory tier.
     pub memory_raw: AtomicU64,
@@ -42,7 +46,7 @@ impl Counters {
     }
 }
 
-/// A snapshot of the cache's counters and sizes (serde: the JSON of `memkit cache stats`).
+/// A snapshot of the cache's counters and sizes (serde: the JSON of `membound cache stats`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheStats {
     /// Gets answered by the memory tier.
@@ -96,8 +100,29 @@ pub struct CacheStats {
     pub disk_evictions: u64,
     /// Entries dropped because their TTL passed.
     pub expirations: u64,
-    /// Damaged entries found (counted as misses and removed).
+    /// Damaged entries found (counted as misses; removed unless the cache is read-only).
     pub corrupt_entries: u64,
+    /// Entries left in place unread because they declare more than the maximum entry size (a
+    /// cache with a larger limit reads them), or could not be read; each time one is met.
+    #[serde(default)]
+    pub skipped_entries: u64,
+    /// Files under an entry's name that are not regular files (FIFOs, devices, directories,
+    /// symbolic links): never read, never removed; each time one is met.
+    #[serde(default)]
+    pub foreign_files: u64,
+    /// Entry files this cache removed from its directory since it was opened (damaged,
+    /// expired, evicted, removed, cleared): what really went.
+    #[serde(default)]
+    pub removed_files: u64,
+    /// Files the cache meant to remove (damaged, expired, evicted, cleared) and could not.
+    #[serde(default)]
+    pub remove_failures: u64,
+    /// The first of those failures: the path and the OS error.
+    #[serde(default)]
+    pub first_remove_error: Option<String>,
+    /// True when the disk tier was opened read-only (see `CacheBuilder::read_only`).
+    #[serde(default)]
+    pub read_only: bool,
     /// Disk operations that failed (full disk, I/O errors).
     pub disk_errors: u64,
     /// The codec used when a put does not name one.
@@ -119,8 +144,12 @@ pub struct OptimizeReport {
     pub bytes_saved: u64,
     /// Memory-tier entries evicted to enforce the budget.
     pub memory_evicted: u64,
-    /// Disk-tier entries evicted to enforce the budget.
+    /// Disk-tier entries evicted to enforce the budget (files really removed).
     pub disk_evicted: u64,
+    /// Files this pass meant to remove (expired, evicted) and could not: they are still there
+    /// and still counted (see `CacheStats::first_remove_error`).
+    #[serde(default)]
+    pub remove_failed: u64,
     /// Memory-tier entries afterwards.
     pub memory_entries: u64,
     /// Disk-tier entries afterwards.
@@ -134,8 +163,22 @@ pub struct OptimizeReport {
 pub struct VerifyReport {
     /// Entries that read back and decoded correctly.
     pub good: u64,
-    /// Damaged entries (removed).
+    /// Damaged entries (removed unless the cache is read-only).
     pub corrupt: u64,
-    /// Expired entries (removed).
+    /// Expired entries (removed unless the cache is read-only).
     pub expired: u64,
+    /// Entries left in place: larger than the maximum entry size, or of a codec this build
+    /// lacks. Not damage.
+    #[serde(default)]
+    pub skipped: u64,
+    /// Non-regular files under an entry's name (FIFOs, devices, directories, symbolic links):
+    /// not entries, never read or removed.
+    #[serde(default)]
+    pub foreign: u64,
+    /// Files this pass removed (damaged or expired).
+    #[serde(default)]
+    pub removed: u64,
+    /// Removals this pass could not do (the files are still there).
+    #[serde(default)]
+    pub remove_failed: u64,
 }

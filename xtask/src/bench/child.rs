@@ -97,22 +97,31 @@ pub fn run_program(
 
 /// Waits for `pid`; returns its raw wait status and its peak RSS in bytes.
 fn wait4(pid: u32) -> anyhow::Result<(i32, u64)> {
+    wait4_with(pid, 0)?.context("wait4 returned no status for the scenario child")
+}
+
+/// `wait4(pid, options)` for a child of this process (`options` 0 blocks, `libc::WNOHANG`
+/// polls): its raw wait status and peak RSS in bytes, or `None` while it is still running.
+pub(crate) fn wait4_with(pid: u32, options: libc::c_int) -> anyhow::Result<Option<(i32, u64)>> {
     let pid = libc::pid_t::try_from(pid).context("child pid out of range")?;
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for the child we spawned and have not reaped.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
         // SAFETY: valid pointers to a status word and an rusage for a child of this process.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let r = unsafe { libc::wait4(pid, &mut status, options, &mut usage) };
         if r == pid {
             break;
         }
+        if r == 0 {
+            return Ok(None);
+        }
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err).context("waiting for scenario child");
+            return Err(err).context("waiting for a child process");
         }
     }
     // Linux reports ru_maxrss in KiB.
     let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok((status, peak))
+    Ok(Some((status, peak)))
 }

@@ -34,7 +34,7 @@ impl Dataset {
     /// child's `ru_maxrss`), so the orchestrator must stay small for the children's peaks to be
     /// their own.
     pub fn generate(parent: &Path, csv_bytes: u64) -> anyhow::Result<Self> {
-        let dir = parent.join(format!("memkit-bench-{}", std::process::id()));
+        let dir = parent.join(format!("membound-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut data = Self {
             csv: dir.join("bench.csv"),

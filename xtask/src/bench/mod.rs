@@ -6,7 +6,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-mod child;
+pub(crate) mod child;
 pub mod data;
 mod machine;
 mod peers;
@@ -100,7 +100,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mode = if args.quick { "quick" } else { "full" };
     let csv_mb = args.csv_mb.unwrap_or(if args.quick { 16 } else { 1024 });
     println!(
-        "memkit bench ({mode}, CSV {csv_mb} MB) | {}",
+        "membound bench ({mode}, CSV {csv_mb} MB) | {}",
         machine.header()
     );
 
@@ -155,7 +155,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.markdown {
         let mut md = format!(
-            "# memkit bench ({mode}, CSV {csv_mb} MB)\n\n{}\n",
+            "# membound bench ({mode}, CSV {csv_mb} MB)\n\n{}\n",
             results.machine.header()
         );
         for t in &results.tables {

@@ -1,5 +1,5 @@
 //! `--peers`: the same files through pandas, pyarrow and polars in child processes, when
-//! python3 has them, side by side with memkit in the same run.
+//! python3 has them, side by side with membound in the same run.
 
 use std::path::Path;
 
@@ -104,8 +104,8 @@ fn ratio(ours: f64, theirs: f64) -> Cell {
     }
 }
 
-/// The peers table: whole-process wall time and peak RSS of each reader, and memkit's ratio to
-/// each (below 1.0: memkit is faster or smaller).
+/// The peers table: whole-process wall time and peak RSS of each reader, and membound's ratio to
+/// each (below 1.0: membound is faster or smaller).
 pub fn table(r: &mut Runner, data: &Dataset, own: OwnRuns) -> Table {
     let mut t = Table::new(
         "4. Peers on the same files (whole processes, same run)",
@@ -113,31 +113,31 @@ pub fn table(r: &mut Runner, data: &Dataset, own: OwnRuns) -> Table {
             "Reader",
             "Wall",
             "Peak RSS",
-            "memkit wall / this",
-            "memkit RSS / this",
+            "membound wall / this",
+            "membound RSS / this",
         ],
     );
     let groups: [(&str, Option<ChildRun>, &[Peer], &Path); 4] = [
         (
-            "memkit stream CSV (10,000-row chunks)",
+            "membound stream CSV (10,000-row chunks)",
             own.csv_stream,
             &STREAM_PEERS,
             &data.csv,
         ),
         (
-            "memkit sample CSV, 1,000 rows",
+            "membound sample CSV, 1,000 rows",
             own.csv_sample,
             &PREVIEW_PEERS,
             &data.csv,
         ),
         (
-            "memkit stream Parquet",
+            "membound stream Parquet",
             own.parquet_stream,
             &PARQUET_PEERS,
             &data.parquet,
         ),
         (
-            "memkit stream Feather",
+            "membound stream Feather",
             own.feather_stream,
             &FEATHER_PEERS,
             &data.feather,
@@ -145,7 +145,7 @@ pub fn table(r: &mut Runner, data: &Dataset, own: OwnRuns) -> Table {
     ];
     for (label, ours, peers, file) in groups {
         let Some(ours) = ours else {
-            t.note(format!("{label}: memkit's own run failed; no ratios"));
+            t.note(format!("{label}: membound's own run failed; no ratios"));
             continue;
         };
         t.row(

@@ -62,7 +62,7 @@ pub fn monitor(r: &mut Runner) -> Table {
     t
 }
 
-/// memkit's own whole-process runs that the peers table compares with (kept, not run again).
+/// membound's own whole-process runs that the peers table compares with (kept, not run again).
 #[derive(Debug, Default)]
 pub struct OwnRuns {
     pub csv_stream: Option<ChildRun>,
@@ -257,8 +257,7 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
 }
 
 fn embeddings_dir() -> String {
-    crate::workspace_root()
-        .join("../shared/data/embeddings")
+    membound_tests::testdata("embeddings")
         .to_string_lossy()
         .into_owned()
 }

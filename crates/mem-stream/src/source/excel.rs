@@ -100,6 +100,10 @@ pub(crate) struct WorkbookSource {
 
 impl WorkbookSource {
     pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Self> {
+        crate::guard::contain(req.path, "workbook", || Self::open_contained(req))
+    }
+
+    fn open_contained(req: &OpenRequest<'_>) -> Result<Self> {
         let path = req.path;
         let total = std::fs::metadata(path)
             .map_err(|e| StreamError::io(path, "cannot open", e))?

@@ -1,11 +1,16 @@
 //! Format readers behind one small trait, so the chunking loop does not care where batches come from.
 
-pub(crate) mod bigendian;
+#[cfg(feature = "csv")]
 pub(crate) mod csv;
+#[cfg(feature = "excel")]
 pub(crate) mod excel;
+#[cfg(feature = "ipc")]
 pub(crate) mod ipc;
+#[cfg(feature = "parquet")]
 pub(crate) mod parquet;
+#[cfg(feature = "parquet")]
 mod parquet_footer;
+#[cfg(feature = "parquet")]
 mod parquet_repair;
 pub(crate) mod readahead;
 
@@ -16,6 +21,7 @@ use std::sync::atomic::AtomicUsize;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+use crate::budget::Budget;
 use crate::error::Result;
 use crate::format::FileFormat;
 use crate::options::CsvOptions;
@@ -45,21 +51,36 @@ pub(crate) struct OpenRequest<'a> {
     pub limit: Option<usize>,
     /// Whether to parse on worker threads (streams) or on the caller's thread (samples).
     pub parallel: bool,
-    /// The loader's memory limit: a Parquet column chunk that decompresses past it is refused
-    /// before it is read.
-    pub memory_limit_bytes: u64,
+    /// The loader's memory limit and its shares: what one record, batch or column chunk may
+    /// take, and where chunks are cut.
+    pub budget: Budget,
 }
 
-/// Opens the right reader for `req.format`.
+/// Opens the right reader for `req.format`, or says which Cargo feature would provide it;
+/// refuses a schema with more columns than the budget holds.
 pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
+    let source = open_format(req)?;
+    req.budget
+        .check_columns(req.path, source.schema().fields().len())?;
+    Ok(source)
+}
+
+fn open_format(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
     Ok(match req.format {
+        #[cfg(feature = "csv")]
         FileFormat::Csv { delimiter, gzip } => {
             Box::new(csv::CsvSource::open(req, delimiter, gzip)?)
         }
+        #[cfg(feature = "parquet")]
         FileFormat::Parquet => Box::new(parquet::ParquetSource::open(req)?),
+        #[cfg(feature = "ipc")]
         FileFormat::ArrowFile => ipc::open_file(req)?,
+        #[cfg(feature = "ipc")]
         FileFormat::ArrowStream => Box::new(ipc::IpcStreamSource::open(req)?),
+        #[cfg(feature = "excel")]
         FileFormat::Workbook => Box::new(excel::WorkbookSource::open(req)?),
+        #[cfg(not(all(feature = "csv", feature = "parquet", feature = "ipc", feature = "excel")))]
+        other => return Err(crate::StreamError::disabled(req.path, other)),
     })
 }
 

@@ -17,7 +17,9 @@ use parquet::file::metadata::{
 };
 
 use super::{BatchSource, OpenRequest, projection_indices};
+use crate::budget::Budget;
 use crate::error::{Result, StreamError};
+use crate::guard::contain;
 
 /// Opens the reader, working around kinds of odd but readable files:
 /// - a footer with optional column fields of the wrong wire type is read without them (see
@@ -28,15 +30,26 @@ use crate::error::{Result, StreamError};
 ///   statistics are malformed still reads;
 /// - a row group whose metadata claims 0 rows while its flat columns hold values gets its row
 ///   count from those columns, and the file's count is the sum of its row groups' (some writers
-///   leave `num_rows` unset).
+///   leave `num_rows` unset);
+/// - an embedded Arrow schema (`ARROW:schema`) that does not decode is ignored: the types then
+///   come from the Parquet schema alone.
 pub(crate) fn open_builder(
     file: File,
 ) -> parquet::errors::Result<ParquetRecordBatchReaderBuilder<File>> {
     let options = reader_options();
-    let meta = match ArrowReaderMetadata::load(&file, options.clone()) {
-        Ok(meta) => meta,
-        Err(e) => super::parquet_footer::load_sanitized(&file, &options).ok_or(e)?,
+    let load = |options: &ArrowReaderOptions| match ArrowReaderMetadata::load(&file, options.clone()) {
+        Ok(meta) => Ok(meta),
+        Err(e) => super::parquet_footer::load_sanitized(&file, options).ok_or(e),
     };
+    let (meta, options) = match load(&options) {
+        Err(e) if e.to_string().contains("ARROW:schema") => {
+            tracing::warn!(error = %e, "Parquet: the embedded Arrow schema is unreadable; using the Parquet schema");
+            let options = options.with_skip_arrow_metadata(true);
+            (load(&options)?, options)
+        }
+        other => (other?, options),
+    };
+    check_layout(&file, meta.metadata())?;
     let md = meta.metadata();
     let repaired = super::parquet_repair::repair_column_chunks(&file, md);
     let groups_in = repaired.as_deref().unwrap_or(md.row_groups());
@@ -92,14 +105,50 @@ pub(crate) fn reader_options() -> ArrowReaderOptions {
         .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll)
 }
 
-/// Parquet decompresses a column chunk's pages whole: one that would not fit in the memory limit
-/// is refused up front instead of exhausting memory (a 4 KB file can hold 2 GB of strings).
+/// Refuses column chunks whose byte ranges are negative or lie outside the file, which the
+/// reader would panic on (`ColumnChunkMetaData::byte_range` asserts) or trust.
+fn check_layout(file: &File, md: &ParquetMetaData) -> parquet::errors::Result<()> {
+    use parquet::file::reader::Length;
+    let len = file.len();
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        if rg.num_rows() < 0 {
+            return Err(parquet::errors::ParquetError::General(format!(
+                "row group {g} claims {} rows",
+                rg.num_rows()
+            )));
+        }
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let fits = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(c.compressed_size()).ok())
+                .and_then(|(s, n)| s.checked_add(n))
+                .is_some_and(|end| end <= len)
+                && c.data_page_offset() >= 0
+                && c.uncompressed_size() >= 0
+                && c.num_values() >= 0;
+            if !fits {
+                return Err(parquet::errors::ParquetError::General(format!(
+                    "row group {g}, column {}: its pages (offset {start}, {} bytes) lie outside the {len}-byte file",
+                    c.column_path(),
+                    c.compressed_size()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parquet decompresses a column chunk's pages whole: one that would not fit a batch's share of
+/// the memory limit is refused up front instead of exhausting memory (a 4 KB file can hold 2 GB
+/// of strings).
 fn check_chunk_sizes(
     path: &std::path::Path,
     md: &ParquetMetaData,
     projection: Option<&[String]>,
-    limit: u64,
+    budget: &Budget,
 ) -> Result<()> {
+    let limit = budget.batch_max();
     for (g, rg) in md.row_groups().iter().enumerate() {
         for c in rg.columns() {
             let root = c.column_path().parts().first().cloned().unwrap_or_default();
@@ -108,20 +157,48 @@ fn check_chunk_sizes(
             }
             let size = u64::try_from(c.uncompressed_size()).unwrap_or(0);
             if size > limit {
-                return Err(StreamError::Malformed {
-                    path: path.to_path_buf(),
-                    line: None,
-                    column: Some(c.column_path().string()),
-                    message: format!(
-                        "row group {g} holds {:.0} MB uncompressed in this column, over the {:.0} MB memory limit; raise the limit to read it",
-                        mem_monitor::bytes_to_mb(size),
-                        mem_monitor::bytes_to_mb(limit)
+                return Err(budget.over(
+                    path,
+                    None,
+                    format!(
+                        "row group {g}, column {}, decompressed,",
+                        c.column_path().string()
                     ),
-                });
+                    size,
+                    limit,
+                    "",
+                ));
             }
         }
     }
     Ok(())
+}
+
+/// Rows per batch so that a batch holds about `target` bytes: the largest row group's
+/// uncompressed bytes per row of the projected columns (dictionary-encoded strings can decode
+/// larger; the chunker cuts those batches again).
+fn rows_for_bytes(md: &ParquetMetaData, projection: Option<&[String]>, target: u64) -> usize {
+    let widest = md
+        .row_groups()
+        .iter()
+        .filter(|rg| rg.num_rows() > 0)
+        .map(|rg| {
+            let bytes: i64 = rg
+                .columns()
+                .iter()
+                .filter(|c| {
+                    let root = c.column_path().parts().first().cloned().unwrap_or_default();
+                    projection.is_none_or(|p| p.contains(&root))
+                })
+                .map(|c| c.uncompressed_size().max(0))
+                .fold(0i64, i64::saturating_add);
+            bytes as f64 / rg.num_rows() as f64
+        })
+        .fold(0.0f64, f64::max);
+    if widest <= 0.0 {
+        return usize::MAX;
+    }
+    ((target as f64 / widest) as usize).max(1)
 }
 
 /// Values in a column that is not repeated: one per row.
@@ -146,6 +223,11 @@ pub(crate) struct ParquetSource {
 impl ParquetSource {
     pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Self> {
         let path = req.path;
+        contain(path, "Parquet", || Self::open_contained(req))
+    }
+
+    fn open_contained(req: &OpenRequest<'_>) -> Result<Self> {
+        let path = req.path;
         let file = File::open(path).map_err(|e| StreamError::io(path, "cannot open", e))?;
         let total = file
             .metadata()
@@ -153,14 +235,14 @@ impl ParquetSource {
             .len();
         let builder = open_builder(file).map_err(|e| StreamError::parquet(path, e))?;
         let rows_total = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        check_chunk_sizes(
-            path,
-            builder.metadata(),
-            req.projection,
-            req.memory_limit_bytes,
-        )?;
+        check_chunk_sizes(path, builder.metadata(), req.projection, &req.budget)?;
         let batch = req.target_rows.load(Ordering::Relaxed).max(1);
         let batch = req.limit.map_or(batch, |l| batch.min(l.max(1)));
+        let batch = batch.min(rows_for_bytes(
+            builder.metadata(),
+            req.projection,
+            req.budget.chunk_target(),
+        ));
         let mut builder = builder.with_batch_size(batch);
         if let Some(wanted) = req.projection {
             let names: Vec<String> = builder
@@ -188,6 +270,28 @@ impl ParquetSource {
             done: false,
         })
     }
+
+    /// The next batch, checked in full: the Parquet reader builds some arrays without
+    /// validating them, and invalid offsets or keys would panic later, far from the decoder.
+    fn read(&mut self) -> Option<Result<RecordBatch>> {
+        let path = self.path.clone();
+        contain(&path, "Parquet", || match self.reader.next() {
+            None => Ok(None),
+            Some(Err(e)) => Err(StreamError::arrow(&path, "decoding Parquet", e)),
+            Some(Ok(b)) => {
+                for (field, column) in b.schema().fields().iter().zip(b.columns()) {
+                    column.to_data().validate_full().map_err(|e| StreamError::Malformed {
+                        path: path.clone(),
+                        line: None,
+                        column: Some(field.name().clone()),
+                        message: format!("the Parquet data decodes to invalid Arrow data: {e}"),
+                    })?;
+                }
+                Ok(Some(b))
+            }
+        })
+        .transpose()
+    }
 }
 
 impl BatchSource for ParquetSource {
@@ -199,7 +303,7 @@ impl BatchSource for ParquetSource {
         if self.done {
             return None;
         }
-        match self.reader.next() {
+        match self.read() {
             None => {
                 self.done = true;
                 None
@@ -210,7 +314,7 @@ impl BatchSource for ParquetSource {
             }
             Some(Err(e)) => {
                 self.done = true;
-                Some(Err(StreamError::arrow(&self.path, "decoding Parquet", e)))
+                Some(Err(e))
             }
         }
     }

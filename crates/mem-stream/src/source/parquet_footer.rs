@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn dremio_footer_reads_without_its_list_field() {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/conformance/parquet/dict-page-offset-zero.parquet");
+            .join("tests/fixtures/parquet/dict-page-offset-zero.parquet");
         let file = File::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let options = crate::source::parquet::reader_options();
         assert!(ArrowReaderMetadata::load(&file, options.clone()).is_err());

@@ -1,6 +1,5 @@
 //! Integration tests of mem-stream on real files.
 
-mod conformance;
 mod csv;
 mod csv_split;
 mod formats;

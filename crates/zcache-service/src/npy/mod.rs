@@ -7,7 +7,7 @@
 //! raw values. Writers of NumPy before 1.9 aligned to 16 bytes; the reader accepts any alignment.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 mod dict;
@@ -27,13 +27,18 @@ pub const NPY_ALIGN: usize = 64;
 
 /// Reads a 2-D little-endian float32 C-order `.npy` file.
 ///
+/// The data size the header promises (`rows * dim * 4`) is checked against the file's length
+/// before anything is allocated for it, and nothing past it is read. Only regular files are
+/// read: a FIFO or device cannot be bounded (use [`read_npy_from`] for a stream).
+///
 /// # Errors
-/// [`ServiceError::Io`] when the file cannot be read; [`ServiceError::Npy`] naming the file when
-/// it is not such an array (big-endian, another dtype, Fortran order, not 2-D, truncated, ...).
+/// [`ServiceError::Io`] when the file cannot be read; [`ServiceError::NotAFile`] for a FIFO,
+/// device or directory; [`ServiceError::Npy`] naming the file when it is not such an array
+/// (big-endian, another dtype, Fortran order, not 2-D, truncated, trailing bytes, ...).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<Embeddings> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|e| ServiceError::io(path, e))?;
-    read_npy_from(file, path)
+    let (file, len) = crate::input::open_regular(path)?;
+    read_npy_impl(BufReader::new(file), path, Some(len))
 }
 
 /// Reads a `.npy` array from any reader; `name` is used in error messages.
@@ -43,33 +48,91 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<Embeddings> {
 ///
 /// # Errors
 /// As [`read_npy`].
-pub fn read_npy_from(mut reader: impl Read, name: impl Into<PathBuf>) -> Result<Embeddings> {
-    let name: PathBuf = name.into();
+pub fn read_npy_from(reader: impl Read, name: impl Into<PathBuf>) -> Result<Embeddings> {
+    read_npy_impl(reader, &name.into(), None)
+}
+
+/// Reads an array; with `file_len` (a regular file's length) the data section's size is
+/// checked against the header before it is read, so the buffer is allocated once, exactly.
+fn read_npy_impl(mut reader: impl Read, name: &Path, file_len: Option<u64>) -> Result<Embeddings> {
     let mut prefix = [0u8; 12];
     read_exact_or(
         &mut reader,
         &mut prefix[..10],
-        &name,
+        name,
         "shorter than the 10-byte preamble",
     )?;
-    let (version, header_len, preamble) = parse_preamble(&prefix, &name, |rest| {
-        read_exact_or(&mut reader, rest, &name, "truncated in the header length")
+    let (version, header_len, preamble) = parse_preamble(&prefix, name, |rest| {
+        read_exact_or(&mut reader, rest, name, "truncated in the header length")
     })?;
     if header_len > MAX_HEADER_LEN {
         return Err(ServiceError::npy(
-            &name,
+            name,
             format!("header length {header_len} exceeds {MAX_HEADER_LEN}"),
         ));
     }
+    if let Some(len) = file_len
+        && (preamble + header_len) as u64 > len
+    {
+        return Err(ServiceError::npy(name, "truncated in the header"));
+    }
     let mut header = vec![0u8; header_len];
-    read_exact_or(&mut reader, &mut header, &name, "truncated in the header")?;
-    let header = parse_header_text(&header, version, preamble, &name)?;
-    let (rows, dim) = check_header(&header, &name)?;
-    let expected = rows
-        .checked_mul(dim)
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| ServiceError::npy(&name, format!("shape ({rows}, {dim}) overflows")))?;
-    // Read at most one byte more than declared: enough to detect trailing data, never more.
+    read_exact_or(&mut reader, &mut header, name, "truncated in the header")?;
+    let header = parse_header_text(&header, version, preamble, name)?;
+    let (rows, dim) = check_header(&header, name)?;
+    let overflow = || ServiceError::npy(name, format!("shape ({rows}, {dim}) overflows"));
+    let count = rows.checked_mul(dim).ok_or_else(overflow)?;
+    let expected = count.checked_mul(4).ok_or_else(overflow)?;
+    let Some(file_len) = file_len else {
+        return read_data_unsized(reader, name, rows, dim, expected);
+    };
+    let found = file_len.saturating_sub(header.data_offset as u64);
+    if found != expected as u64 {
+        return Err(data_size_error(name, rows, dim, expected, found));
+    }
+    let mut values = vec![0.0f32; count];
+    read_exact_or(
+        &mut reader,
+        bytemuck::cast_slice_mut(&mut values),
+        name,
+        "data truncated while reading (the file shrank)",
+    )?;
+    #[cfg(target_endian = "big")]
+    for v in &mut values {
+        *v = f32::from_bits(u32::from_le(v.to_bits()));
+    }
+    Embeddings::new(values, rows, dim)
+}
+
+fn data_size_error(
+    name: &Path,
+    rows: usize,
+    dim: usize,
+    expected: usize,
+    found: u64,
+) -> ServiceError {
+    if found < expected as u64 {
+        ServiceError::npy(
+            name,
+            format!("data truncated: shape ({rows}, {dim}) needs {expected} bytes, found {found}"),
+        )
+    } else {
+        ServiceError::npy(
+            name,
+            format!("trailing bytes after the {expected} data bytes of shape ({rows}, {dim})"),
+        )
+    }
+}
+
+/// The data of a stream of unknown length: read incrementally, at most one byte past what the
+/// header declares (enough to detect trailing data), so memory follows what really arrives.
+fn read_data_unsized(
+    mut reader: impl Read,
+    name: &Path,
+    rows: usize,
+    dim: usize,
+    expected: usize,
+) -> Result<Embeddings> {
     let mut data = Vec::new();
     let limit = u64::try_from(expected)
         .unwrap_or(u64::MAX)
@@ -78,20 +141,14 @@ pub fn read_npy_from(mut reader: impl Read, name: impl Into<PathBuf>) -> Result<
         .by_ref()
         .take(limit)
         .read_to_end(&mut data)
-        .map_err(|e| ServiceError::io(&name, e))?;
-    if data.len() < expected {
-        return Err(ServiceError::npy(
-            &name,
-            format!(
-                "data truncated: shape ({rows}, {dim}) needs {expected} bytes, found {}",
-                data.len()
-            ),
-        ));
-    }
-    if data.len() > expected {
-        return Err(ServiceError::npy(
-            &name,
-            format!("trailing bytes after the {expected} data bytes of shape ({rows}, {dim})"),
+        .map_err(|e| ServiceError::io(name, e))?;
+    if data.len() != expected {
+        return Err(data_size_error(
+            name,
+            rows,
+            dim,
+            expected,
+            data.len() as u64,
         ));
     }
     let values = data
@@ -102,9 +159,12 @@ pub fn read_npy_from(mut reader: impl Read, name: impl Into<PathBuf>) -> Result<
 }
 
 /// Writes `embeddings` as a version 1.0 `.npy` file (the header of a 2-D array always fits),
-/// atomically: a temporary file in the same directory is written, synced and renamed.
+/// atomically: a temporary file in the same directory is written, synced and renamed. Only a
+/// regular file (or nothing) at `path` is replaced: a device, FIFO, symbolic link or directory
+/// there is refused, never turned into a regular file.
 ///
 /// # Errors
+/// [`ServiceError::NotAFile`] when `path` exists and is not a regular file;
 /// [`ServiceError::Io`] naming the file when it cannot be written.
 pub fn write_npy<'a>(
     path: impl AsRef<Path>,
@@ -112,6 +172,17 @@ pub fn write_npy<'a>(
 ) -> Result<()> {
     let path = path.as_ref();
     let embeddings = embeddings.into();
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => {
+            return Err(ServiceError::NotAFile {
+                path: path.to_owned(),
+                kind: crate::input::kind_name(m.file_type()),
+            });
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ServiceError::io(path, e)),
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -120,9 +191,11 @@ pub fn write_npy<'a>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{file_name}.{}.{seq}.tmp", std::process::id()));
     let result = (|| {
-        let file = File::create(&tmp)?;
+        let file = File::options().write(true).create_new(true).open(&tmp)?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         write_npy_to(&mut out, embeddings)?;
         let file = out
@@ -255,6 +328,64 @@ mod tests {
         let missing = read_npy(dir.path().join("nope.npy")).expect_err("missing file");
         assert!(missing.to_string().contains("nope.npy"));
         Ok(())
+    }
+
+    #[test]
+    fn a_file_is_checked_against_its_header_before_the_data_is_read() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| ServiceError::io("tempdir", e))?;
+        let path = dir.path().join("liar.npy");
+        // A header promising 2^40 floats over 8 bytes of data: refused on the file's length,
+        // before a buffer for the promise is allocated.
+        let mut bytes = npy_header_bytes(1 << 20, 1 << 20);
+        bytes.extend_from_slice(&[0u8; 8]);
+        std::fs::write(&path, &bytes).map_err(|e| ServiceError::io(&path, e))?;
+        let err = read_npy(&path).expect_err("truncated").to_string();
+        assert!(err.contains("liar.npy") && err.contains("found 8"), "{err}");
+        let mut bytes = npy_header_bytes(1, 2);
+        bytes.extend_from_slice(&[0u8; 12]);
+        std::fs::write(&path, &bytes).map_err(|e| ServiceError::io(&path, e))?;
+        let err = read_npy(&path).expect_err("trailing").to_string();
+        assert!(err.contains("trailing bytes"), "{err}");
+        bytes.truncate(bytes.len() - 4);
+        std::fs::write(&path, &bytes).map_err(|e| ServiceError::io(&path, e))?;
+        assert_eq!(read_npy(&path)?.shape(), (1, 2));
+        // Shorter than its own header.
+        std::fs::write(&path, &bytes[..20]).map_err(|e| ServiceError::io(&path, e))?;
+        assert!(read_npy(&path).is_err());
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_devices_and_directories_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("m.npy");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("no NUL");
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = read_npy(&fifo).expect_err("a FIFO").to_string();
+        assert!(err.ends_with("m.npy: a FIFO, not a regular file"), "{err}");
+        let err = read_npy("/dev/zero").expect_err("a device").to_string();
+        assert_eq!(err, "/dev/zero: a character device, not a regular file");
+        assert!(read_npy(dir.path()).is_err());
+        // Writing never replaces a FIFO, a device or a symlink.
+        let e = Embeddings::new(vec![1.0; 2], 1, 2).expect("shape");
+        assert!(matches!(
+            write_npy(&fifo, &e),
+            Err(ServiceError::NotAFile { .. })
+        ));
+        let link = dir.path().join("link.npy");
+        std::os::unix::fs::symlink("/dev/null", &link).expect("symlink");
+        assert!(matches!(
+            write_npy(&link, &e),
+            Err(ServiceError::NotAFile { .. })
+        ));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("still there")
+                .file_type()
+                .is_symlink()
+        );
     }
 
     mod props {

@@ -6,11 +6,6 @@ use zcache_service::Embeddings;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// `../shared/data/embeddings` of the workspace.
-pub fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/embeddings")
-}
-
 /// Deterministic pseudo-random unit vectors (xorshift), different per `seed`.
 pub fn unit_vectors(rows: usize, dim: usize, seed: u64) -> Embeddings {
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -45,12 +40,6 @@ pub fn texts(rows: usize, tag: &str) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// Reads the real texts (one JSON string per line).
-pub fn real_texts() -> Vec<String> {
-    zcache_service::read_texts_jsonl(data_dir().join("texts-5k.jsonl"))
-        .expect("texts-5k.jsonl in ../shared/data/embeddings")
 }
 
 /// Every regular file under `dir`, recursively, with its size.

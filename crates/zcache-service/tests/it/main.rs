@@ -1,6 +1,6 @@
 //! Integration tests of zcache-service (one binary, modules inside).
 
 mod common;
-mod real_data;
+mod crash;
 mod service;
 mod service_disk;

@@ -1,11 +1,14 @@
 //! The plain byte codecs (none, lz4, gzip, zstd) with exact-size, bounded decoding.
 
+#[cfg(feature = "zstd")]
 use std::cell::RefCell;
+#[cfg(feature = "gzip")]
 use std::io::{Read, Write};
 
 use crate::codec::InnerCodec;
 use crate::error::CacheError;
 
+#[cfg(feature = "zstd")]
 thread_local! {
     // zstd contexts are costly to create (hundreds of KB); keeping one per thread makes a small
     // get cost microseconds instead of tens of microseconds.
@@ -13,6 +16,7 @@ thread_local! {
     static ZSTD_D: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
+#[cfg(any(feature = "gzip", feature = "zstd"))]
 fn compress_err(codec: InnerCodec, reason: impl ToString) -> CacheError {
     CacheError::Compress {
         codec: codec.to_string(),
@@ -25,6 +29,7 @@ pub(crate) fn compress_block(codec: InnerCodec, data: &[u8]) -> Result<Vec<u8>, 
     match codec {
         InnerCodec::None => Ok(data.to_vec()),
         InnerCodec::Lz4 => Ok(lz4_flex::block::compress(data)),
+        #[cfg(feature = "gzip")]
         InnerCodec::Gzip(level) => {
             let mut enc = flate2::write::GzEncoder::new(
                 Vec::with_capacity(data.len() / 2 + 64),
@@ -33,6 +38,7 @@ pub(crate) fn compress_block(codec: InnerCodec, data: &[u8]) -> Result<Vec<u8>, 
             enc.write_all(data).map_err(|e| compress_err(codec, e))?;
             enc.finish().map_err(|e| compress_err(codec, e))
         }
+        #[cfg(feature = "zstd")]
         InnerCodec::Zstd(level) => ZSTD_C.with(|cell| {
             let mut slot = cell.borrow_mut();
             let reuse = matches!(&*slot, Some((l, _)) if *l == level);
@@ -45,6 +51,22 @@ pub(crate) fn compress_block(codec: InnerCodec, data: &[u8]) -> Result<Vec<u8>, 
                 None => Err(compress_err(codec, "no zstd context")),
             }
         }),
+        #[cfg(not(all(feature = "gzip", feature = "zstd")))]
+        other => Err(unavailable(other)),
+    }
+}
+
+/// The error for a codec this build was compiled without (a miss on read, never "corrupt":
+/// another build of the same cache may well decode the entry).
+#[cfg(not(all(feature = "gzip", feature = "zstd")))]
+pub(crate) fn unavailable(codec: InnerCodec) -> CacheError {
+    let feature = match codec {
+        InnerCodec::Gzip(_) => "gzip",
+        _ => "zstd",
+    };
+    CacheError::CodecUnavailable {
+        codec: codec.to_string(),
+        feature,
     }
 }
 
@@ -80,6 +102,7 @@ pub(crate) fn decompress_block_into(
             }
             Ok(())
         }
+        #[cfg(feature = "gzip")]
         InnerCodec::Gzip(_) => {
             let mut dec = flate2::read::GzDecoder::new(payload);
             dec.read_exact(out).map_err(|e| corrupt(codec, e))?;
@@ -91,6 +114,7 @@ pub(crate) fn decompress_block_into(
                 Err(e) => Err(corrupt(codec, e)),
             }
         }
+        #[cfg(feature = "zstd")]
         InnerCodec::Zstd(_) => ZSTD_D.with(|cell| {
             let mut slot = cell.borrow_mut();
             if slot.is_none() {
@@ -110,5 +134,7 @@ pub(crate) fn decompress_block_into(
             }
             Ok(())
         }),
+        #[cfg(not(all(feature = "gzip", feature = "zstd")))]
+        other => Err(unavailable(other)),
     }
 }

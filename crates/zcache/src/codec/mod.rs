@@ -80,11 +80,32 @@ pub enum Codec {
     Auto,
 }
 
-/// The default shuffle codec: 4-byte elements, each plane through zstd level 1.
+/// The default shuffle codec: 4-byte elements, each plane through zstd level 1 (lz4 in a
+/// build without the `zstd` feature).
 pub const DEFAULT_SHUFFLE: Codec = Codec::Shuffle {
     width: 4,
-    inner: InnerCodec::Zstd(1),
+    inner: STRONG_INNER,
 };
+
+/// The inner codec of shuffled numeric planes: zstd-1, or lz4 without the `zstd` feature.
+#[cfg(feature = "zstd")]
+pub(crate) const STRONG_INNER: InnerCodec = InnerCodec::Zstd(1);
+/// The inner codec of shuffled numeric planes: zstd-1, or lz4 without the `zstd` feature.
+#[cfg(not(feature = "zstd"))]
+pub(crate) const STRONG_INNER: InnerCodec = InnerCodec::Lz4;
+
+/// What `Auto` uses for text and serialized values when compressing harder: zstd-3, else
+/// gzip-6, else lz4, by the codecs compiled in.
+#[cfg(feature = "zstd")]
+pub(crate) const HARDER: Codec = Codec::Zstd(3);
+/// What `Auto` uses for text and serialized values when compressing harder: zstd-3, else
+/// gzip-6, else lz4, by the codecs compiled in.
+#[cfg(all(not(feature = "zstd"), feature = "gzip"))]
+pub(crate) const HARDER: Codec = Codec::Gzip(6);
+/// What `Auto` uses for text and serialized values when compressing harder: zstd-3, else
+/// gzip-6, else lz4, by the codecs compiled in.
+#[cfg(not(any(feature = "zstd", feature = "gzip")))]
+pub(crate) const HARDER: Codec = Codec::Lz4;
 
 impl Codec {
     /// Compresses `data` with this codec (`Auto` treats it as plain bytes).
@@ -139,12 +160,29 @@ impl Codec {
         }
     }
 
-    /// Checks levels and shuffle widths.
-    pub(crate) fn validate(&self) -> Result<(), CacheError> {
+    /// Checks levels, shuffle widths and that the codec is compiled in: what `build()` and
+    /// `put_with` check before any value is stored.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidConfig`] for a level or width out of range,
+    /// [`CacheError::CodecUnavailable`] for gzip/zstd in a build without that feature.
+    ///
+    /// ```
+    /// use zcache::Codec;
+    /// assert!(Codec::Lz4.validate().is_ok());
+    /// assert!(Codec::Zstd(99).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), CacheError> {
         match *self {
+            #[cfg(not(feature = "gzip"))]
+            Self::Gzip(l) => Err(block::unavailable(InnerCodec::Gzip(l))),
+            #[cfg(not(feature = "zstd"))]
+            Self::Zstd(l) => Err(block::unavailable(InnerCodec::Zstd(l))),
+            #[cfg(feature = "gzip")]
             Self::Gzip(l) if l > 9 => Err(CacheError::InvalidConfig(format!(
                 "gzip level {l} is above 9"
             ))),
+            #[cfg(feature = "zstd")]
             Self::Zstd(l) if !(-7..=22).contains(&l) => Err(CacheError::InvalidConfig(format!(
                 "zstd level {l} is outside -7..=22"
             ))),

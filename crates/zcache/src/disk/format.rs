@@ -104,7 +104,8 @@ pub(crate) fn declared_key_len(fixed: &[u8]) -> Result<usize, CacheError> {
 }
 
 /// Parses and checks the header at the start of `bytes` (which must hold the key too).
-/// `max_raw` bounds the declared raw length: anything above is refused before any allocation.
+/// `max_raw` bounds the declared raw length: anything above is refused before any allocation,
+/// with [`CacheError::EntryTooLarge`] (every other refusal is [`CacheError::Corrupt`]).
 pub(crate) fn decode_header(bytes: &[u8], max_raw: u64) -> Result<Header, CacheError> {
     let key_len = declared_key_len(bytes)?;
     if byte_at(bytes, 8) != VERSION {
@@ -138,9 +139,13 @@ pub(crate) fn decode_header(bytes: &[u8], max_raw: u64) -> Result<Header, CacheE
     let raw_len = u64_at(bytes, 24);
     let stored_len = u64_at(bytes, 32);
     if raw_len > max_raw {
-        return Err(CacheError::Corrupt(format!(
-            "declared raw length {raw_len} above the maximum entry size {max_raw}"
-        )));
+        // A well-formed header (its checksum passed) of an entry larger than this cache reads:
+        // not damage, so it is skipped and left for a cache with a larger limit.
+        return Err(CacheError::EntryTooLarge {
+            key,
+            size: raw_len,
+            max: max_raw,
+        });
     }
     if stored_len > max_stored(max_raw) {
         return Err(CacheError::Corrupt(format!(
@@ -256,6 +261,10 @@ mod tests {
         let bytes = encode_file("k", &s);
         let err = decode_file(&bytes, 1 << 20).unwrap_err();
         assert!(err.to_string().contains("above the maximum"), "{err}");
+        assert!(
+            matches!(err, CacheError::EntryTooLarge { size, .. } if size == 1 << 40),
+            "too large is not damage: {err:?}"
+        );
     }
 
     proptest! {

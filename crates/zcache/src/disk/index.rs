@@ -56,6 +56,16 @@ impl Index {
         }
     }
 
+    /// Puts back an entry taken out (e.g. its file could not be removed) at its old place in
+    /// the least-recently-used order.
+    pub(crate) fn restore(&mut self, hash: u128, meta: Meta) {
+        self.remove(hash);
+        self.bytes += meta.file_len;
+        self.raw += meta.raw_len;
+        self.lru.insert(meta.tick, hash);
+        self.map.insert(hash, meta);
+    }
+
     pub(crate) fn remove(&mut self, hash: u128) -> Option<Meta> {
         let m = self.map.remove(&hash)?;
         self.lru.remove(&m.tick);

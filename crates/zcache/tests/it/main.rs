@@ -12,6 +12,7 @@ mod budget;
 mod child;
 mod disk;
 mod failures;
+mod hostile;
 mod kinds;
 mod processes;
 mod runtime;

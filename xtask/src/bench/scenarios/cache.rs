@@ -12,7 +12,7 @@ use zcache_service::{CacheService, ModelInfo, Precision, read_npy};
 
 use super::arg;
 
-/// The real embeddings and their texts from `../shared/data/embeddings`.
+/// The real embeddings and their texts from the repository's `testdata/embeddings`.
 fn embeddings_dir(args: &[String]) -> anyhow::Result<&Path> {
     Ok(Path::new(arg(args, "--embeddings")?))
 }

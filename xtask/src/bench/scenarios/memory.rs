@@ -89,8 +89,8 @@ pub fn pipeline(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let emb_dir = Path::new(arg(args, "--embeddings")?);
     let work = Path::new(arg(args, "--work")?);
     let start = Instant::now();
-    let config = memkit::Config::default();
-    let manager = memkit::MemoryManager::builder(config.clone()).start()?;
+    let config = membound::Config::default();
+    let manager = membound::MemoryManager::builder(config.clone()).start()?;
     let loader = config
         .streaming_loader()
         .with_batch_size(manager.advice().streaming_chunk_size)

@@ -9,6 +9,7 @@ use arrow::datatypes::{
     TimestampMicrosecondType, UInt64Type,
 };
 
+use crate::budget::Budget;
 use crate::error::{Result, StreamError};
 use crate::options::CsvOptions;
 
@@ -21,6 +22,8 @@ pub(crate) struct Head {
     pub header_bytes: usize,
     /// Line feeds inside the header record.
     pub header_lines: u64,
+    /// Rows the types were inferred from.
+    pub rows: usize,
 }
 
 /// The narrowest type seen so far in a column. The order matters only for `merge`.
@@ -114,7 +117,8 @@ pub(crate) fn csv_reader(data: &[u8], delimiter: u8, quote: u8) -> csv::Reader<&
 }
 
 /// Reads the header and infers types from `data`, which holds `complete` whole records
-/// (the rest of `data`, if any, is a partial record and is ignored).
+/// (the rest of `data`, if any, is a partial record and is ignored); refuses more columns than
+/// the budget holds before building anything per column.
 pub(crate) fn infer(
     path: &Path,
     data: &[u8],
@@ -122,6 +126,7 @@ pub(crate) fn infer(
     first_line: u64,
     delimiter: u8,
     opts: &CsvOptions,
+    budget: &Budget,
 ) -> Result<Head> {
     let mut reader = csv_reader(data, delimiter, opts.quote);
     let mut record = csv::ByteRecord::new();
@@ -146,6 +151,7 @@ pub(crate) fn infer(
             ));
         }
         seen += 1;
+        budget.check_columns(path, record.len())?;
         names = record
             .iter()
             .map(|f| String::from_utf8_lossy(f).trim().to_owned())
@@ -168,6 +174,7 @@ pub(crate) fn infer(
             continue; // a blank line
         }
         if names.is_empty() && !opts.has_header {
+            budget.check_columns(path, record.len())?;
             names = (1..=record.len()).map(|i| format!("column_{i}")).collect();
             kinds = vec![Kind::Null; names.len()];
         }
@@ -233,6 +240,7 @@ pub(crate) fn infer(
         schema,
         header_bytes,
         header_lines,
+        rows,
     })
 }
 
@@ -281,6 +289,7 @@ pub(crate) fn locate_mismatch(
     schema: &Schema,
     delimiter: u8,
     opts: &CsvOptions,
+    inferred_rows: usize,
 ) -> Option<StreamError> {
     let mut reader = csv_reader(block, delimiter, opts.quote);
     let mut record = csv::StringRecord::new();
@@ -320,7 +329,7 @@ pub(crate) fn locate_mismatch(
                     column: field.name().clone(),
                     value: value.chars().take(80).collect(),
                     expected: field.data_type().to_string(),
-                    inference_rows: opts.inference_rows,
+                    inference_rows: inferred_rows,
                 });
             }
         }
@@ -339,6 +348,7 @@ mod tests {
             1,
             b',',
             &CsvOptions::default(),
+            &Budget::new(1 << 30),
         )
         .unwrap()
         .schema
@@ -403,6 +413,7 @@ mod tests {
             &schema,
             b',',
             &CsvOptions::default(),
+            10,
         )
         .unwrap();
         let msg = e.to_string();
@@ -414,6 +425,7 @@ mod tests {
             &schema,
             b',',
             &CsvOptions::default(),
+            10,
         )
         .unwrap()
         .to_string();

@@ -1,8 +1,10 @@
 //! CSV / TSV (optionally gzip): a splitter thread cuts the byte stream at record boundaries and
 //! worker threads parse the blocks with Arrow's CSV decoder; results come back in file order.
 //!
-//! Memory is bounded by the channels: at most `ORDER_CAP` blocks are between the splitter and the
-//! consumer, whatever the file size.
+//! Memory is bounded by the channels and the blocks: at most `ORDER_CAP` blocks are between the
+//! splitter and the consumer, whatever the file size, and a block is cut once its decoding could
+//! cost the budget's chunk share (see [`DecodeConfig::cost`]); a single record that could cost
+//! more than a record's share is an error naming its line.
 
 mod infer;
 mod split;
@@ -19,10 +21,12 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 pub(crate) use infer::infer;
-use split::{Block, Splitter};
+use split::{Block, Cost, SplitError, Splitter};
 
 use super::{BatchSource, OpenRequest, projection_indices};
+use crate::budget::Budget;
 use crate::error::{Result, StreamError};
+use crate::guard::contain;
 use crate::options::CsvOptions;
 
 /// Blocks in flight between the splitter and the consumer (parsed or being parsed).
@@ -56,10 +60,88 @@ struct DecodeConfig {
     projection: Option<Vec<usize>>,
     delimiter: u8,
     opts: CsvOptions,
+    /// Rows the column types were inferred from.
+    inferred_rows: usize,
+    budget: Budget,
+    /// The longest record accepted, bytes: the options' maximum or what the budget allows.
+    record_cap: usize,
+}
+
+/// The error for a record the splitter refused (or a read error).
+fn record_error(
+    path: &std::path::Path,
+    opts: &CsvOptions,
+    budget: &Budget,
+    cap: usize,
+    e: SplitError,
+) -> StreamError {
+    match e {
+        SplitError::Io(e) => StreamError::io(path, "cannot read", e),
+        SplitError::RecordTooLong { line, bytes } if cap >= opts.max_record_bytes => {
+            StreamError::malformed(
+                path,
+                Some(line),
+                format!(
+                    "a record is longer than {cap} bytes ({bytes} read so far); is a quote left \
+                     open? (raise CsvOptions::with_max_record_bytes for longer records)"
+                ),
+            )
+        }
+        SplitError::RecordTooLong { line, bytes } => budget.over(
+            path,
+            Some(line),
+            format!("a record of more than {}", mem_monitor::format_bytes(bytes as u64)),
+            budget.record_max(),
+            cap as u64,
+            "; is a quote left open?",
+        ),
+    }
+}
+
+/// Decoded bytes per value of a column type beyond its text (which is counted per byte): the
+/// fixed-width value or the offset of a string, rounded up to whole bytes.
+fn fixed_width(t: &arrow::datatypes::DataType) -> u64 {
+    use arrow::datatypes::DataType;
+    match t {
+        DataType::Boolean | DataType::Null => 1,
+        DataType::Utf8 | DataType::Binary => 4,
+        DataType::LargeUtf8 | DataType::LargeBinary => 8,
+        other => other.primitive_width().map_or(16, |w| w as u64),
+    }
 }
 
 impl DecodeConfig {
+    /// An upper bound of the memory a block holds while it is decoded: its text, the decoder's
+    /// copy of the fields (at least 8 bytes each, zero-filled up front) and their 8-byte end
+    /// offsets, and the decoded arrays (strings' bytes plus each value's fixed width and
+    /// validity bit). Blank lines count as records, which only overestimates.
+    fn cost(&self) -> Cost {
+        let columns = self.schema.fields().len() as u64;
+        let decoded = |i: usize| {
+            self.schema
+                .fields()
+                .get(i)
+                .map_or(0, |f| fixed_width(f.data_type()) + 1)
+        };
+        let values: u64 = match &self.projection {
+            Some(p) => p.iter().map(|&i| decoded(i)).sum(),
+            None => (0..self.schema.fields().len()).map(decoded).sum(),
+        };
+        Cost {
+            per_byte: 3,
+            per_record: columns.saturating_mul(16).saturating_add(values),
+        }
+    }
+
     fn decode(&self, block: &Block) -> Result<Option<RecordBatch>> {
+        contain(&self.path, "CSV", || self.decode_checked(block))
+    }
+
+    fn split_error(&self, e: SplitError) -> StreamError {
+        record_error(&self.path, &self.opts, &self.budget, self.record_cap, e)
+    }
+
+    fn decode_checked(&self, block: &Block) -> Result<Option<RecordBatch>> {
         self.decode_inner(&block.data, block.records).map_err(|e| {
             infer::locate_mismatch(
                 &self.path,
@@ -68,6 +150,7 @@ impl DecodeConfig {
                 &self.schema,
                 self.delimiter,
                 &self.opts,
+                self.inferred_rows,
             )
             .unwrap_or_else(|| StreamError::Malformed {
                 path: self.path.clone(),
@@ -87,7 +170,9 @@ impl DecodeConfig {
             .with_header(false)
             .with_delimiter(self.delimiter)
             .with_quote(self.opts.quote)
-            .with_batch_size(records.saturating_add(1).clamp(16, 1 << 22));
+            // The decoder zero-fills `batch size x columns` fields up front: exactly the block's
+            // records, which its cost already counts.
+            .with_batch_size(records.saturating_add(1).min(1 << 22));
         if let Some(p) = &self.projection {
             builder = builder.with_projection(p.clone());
         }
@@ -169,19 +254,21 @@ impl CsvSource {
         } else {
             Box::new(counting)
         };
-        let mut splitter = Box::new(Splitter::new(
-            reader,
-            opts.quote,
-            delimiter,
-            opts.max_record_bytes,
-        ));
+        let budget = req.budget;
+        // Until the columns are known a record costs its bytes (and its parsing, about as much
+        // again): the header and the inference rows are read under that bound.
+        let record_max = usize::try_from(budget.record_max()).unwrap_or(usize::MAX);
+        let head_cap = opts.max_record_bytes.min(record_max / 3);
+        let mut splitter = Box::new(Splitter::new(reader, opts.quote, delimiter, head_cap));
         let header = usize::from(opts.has_header);
         let infer_rows = req
             .limit
             .map_or(opts.inference_rows, |l| l.clamp(1, opts.inference_rows));
+        let infer_bytes = opts.inference_bytes.min(record_max);
+        let read_error = |e: SplitError| record_error(path, &opts, &budget, head_cap, e);
         splitter
-            .fill_records(infer_rows.saturating_add(header))
-            .map_err(|e| StreamError::io(path, "cannot read", e))?;
+            .fill_records(infer_rows.saturating_add(header), infer_bytes)
+            .map_err(read_error)?;
         let (complete, eof) = splitter.buffered_records();
         let complete = if eof { usize::MAX } else { complete };
         let head = infer(
@@ -191,6 +278,7 @@ impl CsvSource {
             splitter.line(),
             delimiter,
             &opts,
+            &budget,
         )?;
         splitter.consume(head.header_bytes, head.header_lines);
         let names: Vec<String> = head
@@ -211,14 +299,36 @@ impl CsvSource {
             ),
             None => head.schema.clone(),
         };
-        tracing::debug!(path = %path.display(), columns = names.len(), "CSV schema inferred");
-        let config = Arc::new(DecodeConfig {
+        tracing::debug!(path = %path.display(), columns = names.len(), rows = head.rows, "CSV schema inferred");
+        let mut config = DecodeConfig {
             path: path.to_path_buf(),
             schema: head.schema,
             projection,
             delimiter,
             opts,
-        });
+            inferred_rows: head.rows,
+            budget,
+            record_cap: 0,
+        };
+        let cost = config.cost();
+        let per_record = cost.per_record.saturating_add(cost.per_byte);
+        if per_record > budget.record_max() {
+            return Err(budget.over(
+                path,
+                None,
+                format!("decoding a record of {} columns", names.len()),
+                per_record,
+                budget.record_max(),
+                "; or read fewer columns (--columns)",
+            ));
+        }
+        let by_budget = (budget.record_max() - cost.per_record) / cost.per_byte;
+        config.record_cap = config
+            .opts
+            .max_record_bytes
+            .min(usize::try_from(by_budget).unwrap_or(usize::MAX));
+        splitter.set_limits(cost, budget.chunk_target(), config.record_cap);
+        let config = Arc::new(config);
         let mode = if req.parallel && req.limit.is_none() {
             spawn_pipeline(
                 splitter,
@@ -276,11 +386,7 @@ impl BatchSource for CsvSource {
                             }
                             (b, self.counter.load(Ordering::Relaxed).min(self.total))
                         }),
-                        Err(e) => Err(StreamError::malformed(
-                            &self.config.path,
-                            None,
-                            e.to_string(),
-                        )),
+                        Err(e) => Err(self.config.split_error(e)),
                     }
                 }
                 Mode::Parallel { order } => match order.recv() {
@@ -353,17 +459,7 @@ fn spawn_pipeline(
             .name(format!("mem-stream-csv-{i}"))
             .spawn(move || {
                 for (block, offset, reply) in rx {
-                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        cfg.decode(&block)
-                    }))
-                    .unwrap_or_else(|_| {
-                        Err(StreamError::malformed(
-                            &cfg.path,
-                            Some(block.first_line),
-                            "the CSV decoder crashed on this block",
-                        ))
-                    })
-                    .map(|b| (b, offset));
+                    let parsed = cfg.decode(&block).map(|b| (b, offset));
                     drop(block);
                     // The consumer may be gone; nothing to do then.
                     let _ = reply.send(parsed);
@@ -371,7 +467,7 @@ fn spawn_pipeline(
             })
             .map_err(spawn_err)?;
     }
-    let path = config.path.clone();
+    let split_cfg = config.clone();
     std::thread::Builder::new()
         .name("mem-stream-csv-split".to_owned())
         .spawn(move || {
@@ -395,7 +491,7 @@ fn spawn_pipeline(
                         return;
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(StreamError::malformed(&path, None, e.to_string())));
+                        let _ = reply.send(Err(split_cfg.split_error(e)));
                         let _ = order_tx.send(rx);
                         return;
                     }

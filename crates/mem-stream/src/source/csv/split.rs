@@ -18,6 +18,48 @@ use std::io::Read;
 /// Bytes read from the source per refill.
 const READ_SIZE: usize = 1 << 20;
 
+/// What a block costs to decode: `bytes * per_byte + records * per_record`, an upper bound of
+/// the memory the block and its decoding hold at once (see `DecodeConfig::cost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cost {
+    pub per_byte: u64,
+    pub per_record: u64,
+}
+
+impl Cost {
+    /// Counts bytes only: what holding the raw text costs.
+    pub(crate) const RAW: Cost = Cost {
+        per_byte: 1,
+        per_record: 0,
+    };
+
+    pub(crate) fn of(&self, bytes: usize, records: usize) -> u64 {
+        (bytes as u64)
+            .saturating_mul(self.per_byte)
+            .saturating_add((records as u64).saturating_mul(self.per_record))
+    }
+}
+
+/// Why the splitter stopped.
+#[derive(Debug)]
+pub(crate) enum SplitError {
+    /// Reading (or gunzipping) the input failed.
+    Io(std::io::Error),
+    /// One record is longer than `max_record_bytes`.
+    RecordTooLong {
+        /// 1-based physical line where the record starts.
+        line: u64,
+        /// Bytes of it buffered so far.
+        bytes: usize,
+    },
+}
+
+impl From<std::io::Error> for SplitError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
 /// A run of whole records cut from the stream.
 #[derive(Debug, Default)]
 pub(crate) struct Block {
@@ -35,6 +77,9 @@ pub(crate) struct Splitter {
     quote: u8,
     delimiter: u8,
     max_record_bytes: usize,
+    /// What a block costs, and the cost at which one is cut.
+    cost: Cost,
+    max_block_cost: u64,
     buf: Vec<u8>,
     eof: bool,
     /// Bytes of `buf` already scanned, all before `scanned` are classified.
@@ -50,6 +95,8 @@ pub(crate) struct Splitter {
     /// 1-based physical line at `buf[0]`.
     line: u64,
     started: bool,
+    /// The block in `buf[..boundary]` reached the maximum cost.
+    full: bool,
 }
 
 impl Splitter {
@@ -64,6 +111,8 @@ impl Splitter {
             quote,
             delimiter,
             max_record_bytes,
+            cost: Cost::RAW,
+            max_block_cost: u64::MAX,
             buf: Vec::new(),
             eof: false,
             scanned: 0,
@@ -74,7 +123,16 @@ impl Splitter {
             newlines_at_boundary: 0,
             line: 1,
             started: false,
+            full: false,
         }
+    }
+
+    /// Cuts blocks once they cost `max_block_cost` (after the record that reaches it), and
+    /// refuses records longer than `max_record_bytes`.
+    pub(crate) fn set_limits(&mut self, cost: Cost, max_block_cost: u64, max_record_bytes: usize) {
+        self.cost = cost;
+        self.max_block_cost = max_block_cost;
+        self.max_record_bytes = max_record_bytes;
     }
 
     /// The buffered, not yet consumed bytes.
@@ -92,11 +150,13 @@ impl Splitter {
         self.line
     }
 
-    /// Buffers at least `n` complete records (or the whole input, if shorter).
-    pub(crate) fn fill_records(&mut self, n: usize) -> std::io::Result<()> {
+    /// Buffers `n` complete records, or fewer when they pass `max_bytes` (at least one, unless
+    /// the input ends first).
+    pub(crate) fn fill_records(&mut self, n: usize, max_bytes: usize) -> Result<(), SplitError> {
         loop {
             self.scan(n);
-            if self.records >= n || self.eof {
+            if self.records >= n || self.eof || (self.records > 0 && self.buf.len() >= max_bytes)
+            {
                 return Ok(());
             }
             self.check_record_size()?;
@@ -112,12 +172,13 @@ impl Splitter {
         self.reset_scan();
     }
 
-    /// The next block of up to `target` records; `None` at the end of the input.
-    pub(crate) fn next_block(&mut self, target: usize) -> std::io::Result<Option<Block>> {
+    /// The next block of up to `target` records, cut early once it costs the block maximum;
+    /// `None` at the end of the input.
+    pub(crate) fn next_block(&mut self, target: usize) -> Result<Option<Block>, SplitError> {
         let target = target.max(1);
         loop {
             self.scan(target);
-            if self.records >= target {
+            if self.records >= target || self.full {
                 return Ok(Some(self.cut(self.boundary)));
             }
             if self.eof {
@@ -139,16 +200,13 @@ impl Splitter {
         }
     }
 
-    fn check_record_size(&self) -> std::io::Result<()> {
-        if self.buf.len().saturating_sub(self.boundary) > self.max_record_bytes {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "a record starting at line {} is longer than {} bytes; is a quote left open?",
-                    self.line + self.newlines_at_boundary,
-                    self.max_record_bytes
-                ),
-            ));
+    fn check_record_size(&self) -> Result<(), SplitError> {
+        let bytes = self.buf.len().saturating_sub(self.boundary);
+        if bytes > self.max_record_bytes {
+            return Err(SplitError::RecordTooLong {
+                line: self.line + self.newlines_at_boundary,
+                bytes,
+            });
         }
         Ok(())
     }
@@ -172,6 +230,7 @@ impl Splitter {
     }
 
     fn reset_scan(&mut self) {
+        self.full = false;
         self.scanned = 0;
         self.in_quotes = false;
         self.boundary = 0;
@@ -185,7 +244,7 @@ impl Splitter {
     /// `buf[0]` is always a record start (the scan restarts there after every cut), and
     /// `in_quotes` carries the state at `scanned` across refills.
     fn scan(&mut self, target: usize) {
-        if self.records >= target {
+        if self.records >= target || self.full {
             return;
         }
         let (quote, delimiter) = (self.quote, self.delimiter);
@@ -205,6 +264,12 @@ impl Splitter {
                     self.records += 1;
                     if self.records >= target {
                         self.scanned = i;
+                        return;
+                    }
+                    if self.cost.of(i, self.records) >= self.max_block_cost {
+                        // Full by cost: the caller cuts here, as if `target` were reached.
+                        self.scanned = i;
+                        self.full = true;
                         return;
                     }
                 }
@@ -232,7 +297,7 @@ impl Splitter {
         self.scanned = buf.len();
     }
 
-    fn refill(&mut self) -> std::io::Result<()> {
+    fn refill(&mut self) -> Result<(), SplitError> {
         let read = (&mut self.reader)
             .take(READ_SIZE as u64)
             .read_to_end(&mut self.buf)?;

@@ -1,0 +1,270 @@
+//! Arrow IPC messages checked before arrow-rs decodes them: arrow-rs trusts the lengths and
+//! offsets in a message (it slices buffers out of the body with `Buffer::slice_with_length`,
+//! which panics out of range, and sizes decompression output by the length prefix of each
+//! compressed buffer), so every one is checked against the body and the memory budget first.
+//! What cannot be checked cheaply is decoded under [`contain`](crate::guard::contain) and
+//! validated by arrow's `ArrayData` checks.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::ArrayRef;
+use arrow::buffer::{Buffer, MutableBuffer};
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::{Message, MessageHeader};
+use arrow::record_batch::RecordBatch;
+
+use crate::budget::Budget;
+use crate::error::{Result, StreamError};
+use crate::guard::{contain, one_line};
+
+/// Bytes of the little-endian length prefix of every compressed IPC buffer.
+const PREFIX: usize = 8;
+
+/// A flatbuffers verification error (multi-line `Display`, with a trace) on one line: the
+/// description, then where it was found.
+pub(crate) fn describe_flatbuffer_error(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let head = lines.next().unwrap_or("malformed").trim_end_matches('.');
+    let trace: Vec<&str> = lines
+        .map(|l| l.trim_start_matches("while verifying ").trim())
+        .collect();
+    if trace.is_empty() {
+        one_line(head)
+    } else {
+        one_line(&format!("{head} (in {})", trace.join(", in ")))
+    }
+}
+
+/// Parses an encapsulated message: its flatbuffer after the continuation marker and length.
+pub(crate) fn parse_message<'a>(path: &Path, meta: &'a [u8]) -> Result<Message<'a>> {
+    let start = if meta.get(..4) == Some(&[0xFF; 4]) {
+        8
+    } else {
+        4
+    };
+    let fb = meta
+        .get(start..)
+        .ok_or_else(|| StreamError::malformed(path, None, "truncated Arrow IPC message"))?;
+    parse_flatbuffer(path, fb)
+}
+
+/// Parses a message's flatbuffer.
+pub(crate) fn parse_flatbuffer<'a>(path: &Path, fb: &'a [u8]) -> Result<Message<'a>> {
+    arrow::ipc::root_as_message(fb).map_err(|e| {
+        StreamError::malformed(
+            path,
+            None,
+            format!(
+                "malformed Arrow IPC message: {}",
+                describe_flatbuffer_error(&e)
+            ),
+        )
+    })
+}
+
+/// A body of `len` bytes read into a 64-byte aligned buffer (so no buffer needs copying to be
+/// aligned), after the caller checked `len` against the file and the budget.
+pub(crate) fn read_body(
+    path: &Path,
+    reader: &mut impl std::io::Read,
+    len: usize,
+) -> Result<MutableBuffer> {
+    let mut body = MutableBuffer::from_len_zeroed(len);
+    reader
+        .read_exact(body.as_slice_mut())
+        .map_err(|e| StreamError::io(path, "cannot read", e))?;
+    Ok(body)
+}
+
+/// Checks a record batch header against its body: counts not negative, every buffer inside the
+/// body, compressed buffers' decompressed lengths sane; returns the bytes decoding will hold.
+pub(crate) fn check_batch(
+    path: &Path,
+    rb: &arrow::ipc::RecordBatch<'_>,
+    body: &[u8],
+) -> Result<u64> {
+    let bad = |m: String| StreamError::malformed(path, None, m);
+    if rb.length() < 0 {
+        return Err(bad(format!(
+            "an Arrow IPC batch claims {} rows",
+            rb.length()
+        )));
+    }
+    for (i, node) in rb.nodes().iter().flatten().enumerate() {
+        if node.length() < 0 || node.null_count() < 0 || node.null_count() > node.length() {
+            return Err(bad(format!(
+                "Arrow IPC array {i} claims {} values of which {} null",
+                node.length(),
+                node.null_count()
+            )));
+        }
+    }
+    let compressed = rb.compression().is_some();
+    let mut needed: u64 = 0;
+    for (i, b) in rb.buffers().iter().flatten().enumerate() {
+        let range = usize::try_from(b.offset())
+            .ok()
+            .zip(usize::try_from(b.length()).ok())
+            .and_then(|(o, l)| Some(o..o.checked_add(l)?))
+            .filter(|r| r.end <= body.len())
+            .ok_or_else(|| {
+                bad(format!(
+                    "Arrow IPC buffer {i} (offset {}, length {}) lies outside its {}-byte message body",
+                    b.offset(),
+                    b.length(),
+                    body.len()
+                ))
+            })?;
+        let bytes = body.get(range).unwrap_or_default();
+        let decoded = if !compressed || bytes.is_empty() {
+            bytes.len() as u64
+        } else {
+            let prefix: [u8; PREFIX] = bytes
+                .get(..PREFIX)
+                .and_then(|p| p.try_into().ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "compressed Arrow IPC buffer {i} is {} bytes, shorter than its length prefix",
+                        bytes.len()
+                    ))
+                })?;
+            match i64::from_le_bytes(prefix) {
+                -1 => (bytes.len() - PREFIX) as u64,
+                n => u64::try_from(n).map_err(|_| {
+                    bad(format!(
+                        "compressed Arrow IPC buffer {i} claims a decompressed length of {n}"
+                    ))
+                })?,
+            }
+        };
+        needed = needed.saturating_add(decoded);
+    }
+    Ok(needed)
+}
+
+/// Decodes the messages of one IPC file or stream after checking them, keeping the dictionaries.
+pub(crate) struct MessageDecoder {
+    path: PathBuf,
+    /// Every field of the file, with dictionary ids.
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    dictionaries: HashMap<i64, ArrayRef>,
+    budget: Budget,
+    /// Record batches decoded so far, for messages.
+    batches: usize,
+}
+
+impl MessageDecoder {
+    pub(crate) fn new(
+        path: &Path,
+        schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+        budget: Budget,
+    ) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            schema,
+            projection,
+            dictionaries: HashMap::new(),
+            budget,
+            batches: 0,
+        }
+    }
+
+    /// Refuses a batch whose decoded buffers would take more than a batch's share.
+    fn check_size(&self, what: String, needed: u64) -> Result<()> {
+        let allowed = self.budget.batch_max();
+        if needed > allowed {
+            return Err(self
+                .budget
+                .over(&self.path, None, what, needed, allowed, ""));
+        }
+        Ok(())
+    }
+
+    /// Decodes `message` with its `body`: a record batch, or `None` after a dictionary batch (or
+    /// an empty message).
+    pub(crate) fn decode(&mut self, message: &Message<'_>, body: &Buffer) -> Result<Option<RecordBatch>> {
+        let path = self.path.clone();
+        let version = message.version();
+        match message.header_type() {
+            MessageHeader::RecordBatch => {
+                let rb = message.header_as_record_batch().ok_or_else(|| {
+                    StreamError::malformed(&path, None, "an Arrow IPC record batch without its header")
+                })?;
+                let needed = check_batch(&path, &rb, body)?;
+                let index = self.batches;
+                self.check_size(format!("Arrow IPC record batch {index}"), needed)?;
+                self.batches += 1;
+                let batch = contain(&path, "Arrow IPC", || {
+                    arrow::ipc::reader::read_record_batch(
+                        body,
+                        rb,
+                        self.schema.clone(),
+                        &self.dictionaries,
+                        self.projection.as_deref(),
+                        &version,
+                    )
+                    .map_err(|e| StreamError::arrow(&path, "decoding an Arrow IPC record batch", e))
+                })?;
+                Ok(Some(batch))
+            }
+            MessageHeader::DictionaryBatch => {
+                let db = message.header_as_dictionary_batch().ok_or_else(|| {
+                    StreamError::malformed(&path, None, "an Arrow IPC dictionary batch without its header")
+                })?;
+                let data = db.data().ok_or_else(|| {
+                    StreamError::malformed(&path, None, "an Arrow IPC dictionary batch without data")
+                })?;
+                let needed = check_batch(&path, &data, body)?;
+                let held: u64 = self
+                    .dictionaries
+                    .values()
+                    .map(|a| a.get_array_memory_size() as u64)
+                    .sum();
+                self.check_size(
+                    format!("Arrow IPC dictionary {}", db.id()),
+                    held.saturating_add(needed),
+                )?;
+                let schema = self.schema.clone();
+                contain(&path, "Arrow IPC", || {
+                    arrow::ipc::reader::read_dictionary(
+                        body,
+                        db,
+                        &schema,
+                        &mut self.dictionaries,
+                        &version,
+                    )
+                    .map_err(|e| StreamError::arrow(&path, "decoding an Arrow IPC dictionary", e))
+                })?;
+                Ok(None)
+            }
+            MessageHeader::NONE => Ok(None),
+            other => Err(StreamError::malformed(
+                &path,
+                None,
+                format!(
+                    "unexpected Arrow IPC message {}",
+                    other.variant_name().unwrap_or("of unknown type")
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatbuffer_errors_fold_to_one_line() {
+        let e = "Range [10, 20) is out of bounds.\n\twhile verifying table field `name` at position 4\n\twhile verifying vector element 0 at position 8\n";
+        assert_eq!(
+            describe_flatbuffer_error(&e),
+            "Range [10, 20) is out of bounds (in table field `name` at position 4, in vector element 0 at position 8)"
+        );
+        assert_eq!(describe_flatbuffer_error(&"Too many tables.\n"), "Too many tables");
+    }
+}

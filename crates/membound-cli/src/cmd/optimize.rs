@@ -1,0 +1,306 @@
+//! `membound optimize PATH OUT [--chunk-size N] [--memory-limit-mb M] [--columns a,b] [--sheet NAME]
+//! [--tighter] [--json]`: streams a file, shrinks its types under one stable schema, writes
+//! `.parquet`, `.arrow` or `.feather`, and prints per-column types and bytes before and after.
+//!
+//! Two passes over the input keep memory bounded and the schema stable: the first settles the
+//! final (widest needed) types, the second brings every chunk to them and writes it.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use mem_optimize::{OptimizeOptions, StreamOptimizer, array_memory_size};
+use serde_json::json;
+
+use super::stream::LoaderArgs;
+
+/// Arguments of `membound optimize`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The input file (any format `membound stream` reads).
+    path: PathBuf,
+    /// The output: `.parquet`, `.arrow` or `.feather`.
+    out: PathBuf,
+    #[command(flatten)]
+    loader: LoaderArgs,
+    /// Also narrow floats where values round-trip within the tighter preset's tolerance (lossy).
+    #[arg(long)]
+    tighter: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+enum Writer {
+    Parquet(parquet::arrow::ArrowWriter<File>),
+    Ipc(arrow::ipc::writer::FileWriter<File>, DictUnifier),
+}
+
+/// Arrow IPC files allow one dictionary per column, extended by deltas, while each optimised
+/// chunk carries its own: this keeps one growing dictionary per string-dictionary column and
+/// re-keys every chunk into it, so the writer only appends new values.
+#[derive(Default)]
+struct DictUnifier {
+    columns:
+        std::collections::HashMap<usize, (std::collections::HashMap<String, i64>, Vec<String>)>,
+}
+
+impl DictUnifier {
+    fn unify(&mut self, batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+        use arrow::array::{Array, AsArray, DictionaryArray, Int64Array, StringArray};
+        use arrow::datatypes::{DataType, Int64Type};
+        let mut columns = batch.columns().to_vec();
+        for (i, col) in columns.iter_mut().enumerate() {
+            let DataType::Dictionary(key_type, value_type) = col.data_type() else {
+                continue;
+            };
+            if value_type.as_ref() != &DataType::Utf8 {
+                continue;
+            }
+            let key_type = key_type.as_ref().clone();
+            let dict = col.as_any_dictionary();
+            let values = dict.values().as_string::<i32>();
+            let (index, all) = self.columns.entry(i).or_default();
+            let mut local = Vec::with_capacity(values.len());
+            for v in values {
+                let v = v.unwrap_or_default();
+                let next = i64::try_from(all.len())?;
+                let g = *index.entry(v.to_owned()).or_insert_with(|| {
+                    all.push(v.to_owned());
+                    next
+                });
+                local.push(g);
+            }
+            let keys: Int64Array = dict
+                .normalized_keys()
+                .iter()
+                .enumerate()
+                .map(|(row, &k)| (!col.is_null(row)).then(|| local.get(k).copied().unwrap_or(0)))
+                .collect();
+            let merged = DictionaryArray::<Int64Type>::try_new(
+                keys,
+                std::sync::Arc::new(StringArray::from_iter_values(all.iter())),
+            )?;
+            let opts = arrow::compute::CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            let target = DataType::Dictionary(Box::new(key_type.clone()), Box::new(DataType::Utf8));
+            *col = arrow::compute::cast_with_options(&merged, &target, &opts).with_context(|| {
+                format!("column {:?}: {} distinct values overflow its {key_type} dictionary keys; write .parquet instead", batch.schema().field(i).name(), all.len())
+            })?;
+        }
+        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+    }
+}
+
+impl Writer {
+    fn create(out: &Path, schema: &SchemaRef) -> anyhow::Result<Self> {
+        let ext = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        if !matches!(ext.as_str(), "parquet" | "arrow" | "feather") {
+            anyhow::bail!(
+                "{}: output must end in .parquet, .arrow or .feather",
+                out.display()
+            );
+        }
+        let file =
+            File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
+        Ok(if ext == "parquet" {
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::ZSTD(
+                    parquet::basic::ZstdLevel::default(),
+                ))
+                // Row groups are buffered whole while written: keep them moderate.
+                .set_max_row_group_row_count(Some(256 * 1024))
+                .build();
+            Self::Parquet(parquet::arrow::ArrowWriter::try_new(
+                file,
+                schema.clone(),
+                Some(props),
+            )?)
+        } else {
+            let opts = arrow::ipc::writer::IpcWriteOptions::default()
+                .try_with_compression(Some(arrow::ipc::CompressionType::LZ4_FRAME))?
+                .with_dictionary_handling(arrow::ipc::writer::DictionaryHandling::Delta);
+            Self::Ipc(
+                arrow::ipc::writer::FileWriter::try_new_with_options(file, schema, opts)?,
+                DictUnifier::default(),
+            )
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        match self {
+            Self::Parquet(w) => w.write(batch)?,
+            Self::Ipc(w, dicts) => w.write(&dicts.unify(batch)?)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Self::Parquet(w) => {
+                w.close()?;
+            }
+            Self::Ipc(mut w, _) => w.finish()?,
+        }
+        Ok(())
+    }
+}
+
+/// Runs `membound optimize`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let out_ext_ok = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| {
+            matches!(
+                e.to_ascii_lowercase().as_str(),
+                "parquet" | "arrow" | "feather"
+            )
+        });
+    if !out_ext_ok {
+        anyhow::bail!(
+            "{}: output must end in .parquet, .arrow or .feather",
+            args.out.display()
+        );
+    }
+    if args
+        .out
+        .canonicalize()
+        .ok()
+        .is_some_and(|o| args.path.canonicalize().is_ok_and(|p| p == o))
+    {
+        anyhow::bail!(
+            "{}: the output would overwrite the input",
+            args.out.display()
+        );
+    }
+    let loader = args.loader.builder().with_optimize(false).build()?;
+    let opts = if args.tighter {
+        OptimizeOptions::default().tighter()
+    } else {
+        OptimizeOptions::default()
+    };
+
+    // Pass 1: settle the final types and measure the input as read.
+    let mut optimizer = StreamOptimizer::new(opts.clone());
+    let mut stream = loader.stream(&args.path)?;
+    let source_schema = stream.source_schema();
+    let mut before = vec![0usize; source_schema.fields().len()];
+    let mut pushed = false;
+    for item in stream.by_ref() {
+        let (batch, _) = item?;
+        for (b, col) in before.iter_mut().zip(batch.columns()) {
+            *b += array_memory_size(col.as_ref());
+        }
+        optimizer.push(&batch)?;
+        pushed = true;
+    }
+    drop(stream);
+    let final_schema = if pushed {
+        optimizer.schema().unwrap_or_else(|| source_schema.clone())
+    } else {
+        source_schema.clone()
+    };
+
+    // Pass 2: every chunk in the final types, written as it comes.
+    let mut writer = Writer::create(&args.out, &final_schema)?;
+    let mut after = vec![0usize; final_schema.fields().len()];
+    let mut rows = 0u64;
+    for item in loader.stream(&args.path)? {
+        let (batch, _) = item?;
+        // Exact casts: the final types hold every value seen in pass 1.
+        let conformed = if pushed {
+            optimizer.conform(&batch)?
+        } else {
+            batch
+        };
+        for (a, col) in after.iter_mut().zip(conformed.columns()) {
+            *a += array_memory_size(col.as_ref());
+        }
+        rows += conformed.num_rows() as u64;
+        writer.write(&conformed)?;
+    }
+    writer.finish()?;
+
+    let total_before: usize = before.iter().sum();
+    let total_after: usize = after.iter().sum();
+    let reduction = if total_before == 0 {
+        0.0
+    } else {
+        100.0 * (1.0 - total_after as f64 / total_before as f64)
+    };
+    let out_bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let columns: Vec<_> = source_schema
+            .fields()
+            .iter()
+            .zip(final_schema.fields().iter())
+            .enumerate()
+            .map(|(i, (s, f))| {
+                json!({
+                    "name": f.name(),
+                    "type_before": s.data_type().to_string(),
+                    "type_after": f.data_type().to_string(),
+                    "bytes_before": before.get(i).copied().unwrap_or(0),
+                    "bytes_after": after.get(i).copied().unwrap_or(0),
+                })
+            })
+            .collect();
+        let report = json!({
+            "input": args.path.display().to_string(),
+            "output": args.out.display().to_string(),
+            "rows": rows,
+            "columns": columns,
+            "bytes_before": total_before,
+            "bytes_after": total_after,
+            "reduction_percent": (reduction * 10.0).round() / 10.0,
+            "output_file_bytes": out_bytes,
+            "widenings": optimizer.widenings().len(),
+        });
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{:<28} {:<26} {:<26} {:>12} {:>12}",
+            "column", "type before", "type after", "bytes before", "bytes after"
+        )?;
+        for (i, (s, f)) in source_schema
+            .fields()
+            .iter()
+            .zip(final_schema.fields().iter())
+            .enumerate()
+        {
+            writeln!(
+                out,
+                "{:<28} {:<26} {:<26} {:>12} {:>12}",
+                f.name(),
+                s.data_type().to_string(),
+                f.data_type().to_string(),
+                before.get(i).copied().unwrap_or(0),
+                after.get(i).copied().unwrap_or(0)
+            )?;
+        }
+        writeln!(
+            out,
+            "total: {} -> {} ({reduction:.1} % smaller in memory); {rows} rows written to {} ({})",
+            mem_monitor::format_bytes(total_before as u64),
+            mem_monitor::format_bytes(total_after as u64),
+            args.out.display(),
+            mem_monitor::format_bytes(out_bytes)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

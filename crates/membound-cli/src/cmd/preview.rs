@@ -1,0 +1,207 @@
+//! `membound preview PATH [--rows N] [--columns a,b] [--sheet NAME] [--memory-limit-mb M]
+//! [--json]`: the first rows, reading only what they need.
+//!
+//! The rows shown hold at most a chunk's worth of decoded data (8 MiB, less under a small
+//! memory limit); when the rows asked for would take more, fewer are shown and a note on stderr
+//! says so. Output is written a page of rows at a time, so it costs no more than the rows.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use mem_stream::StreamingLoader;
+use serde_json::Value;
+
+/// Arguments of `membound preview`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The file to preview.
+    path: PathBuf,
+    /// How many rows.
+    #[arg(long, default_value_t = 10)]
+    rows: usize,
+    /// Only these columns, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// The sheet of a workbook (default: the first).
+    #[arg(long)]
+    sheet: Option<String>,
+    /// Memory limit in MB; the rows shown hold at most a sixteenth of it (and 8 MiB).
+    #[arg(long, default_value_t = mem_stream::DEFAULT_MEMORY_LIMIT_MB)]
+    memory_limit_mb: f64,
+    /// One JSON object `{"columns":[..],"rows":[[..],..]}` instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One column turned into JSON values: numbers, booleans, strings or null.
+fn column_values(array: &ArrayRef) -> anyhow::Result<Vec<Value>> {
+    let n = array.len();
+    let nulls = |i: usize| array.is_null(i);
+    Ok(match array.data_type() {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            let a = arrow::compute::cast(array, &DataType::Int64)?;
+            a.as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.map_or(Value::Null, Value::from))
+                .collect()
+        }
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            let a = arrow::compute::cast(array, &DataType::UInt64)?;
+            a.as_primitive::<UInt64Type>()
+                .iter()
+                .map(|v| v.map_or(Value::Null, Value::from))
+                .collect()
+        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let a = arrow::compute::cast(array, &DataType::Float64)?;
+            // NaN and infinities are not JSON numbers.
+            a.as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.filter(|f| f.is_finite()).map_or(Value::Null, Value::from))
+                .collect()
+        }
+        DataType::Boolean => array
+            .as_boolean()
+            .iter()
+            .map(|v| v.map_or(Value::Null, Value::from))
+            .collect(),
+        _ => {
+            let printable = printable(array)?;
+            let fmt = ArrayFormatter::try_new(printable.as_ref(), &FormatOptions::default())?;
+            (0..n)
+                .map(|i| {
+                    if nulls(i) {
+                        Value::Null
+                    } else {
+                        Value::from(fmt.value(i).to_string())
+                    }
+                })
+                .collect()
+        }
+    })
+}
+
+/// Rows formatted at once: the table and JSON writers build per-cell structures.
+const PAGE_ROWS: usize = 1000;
+
+/// Runs `membound preview`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut b = StreamingLoader::builder().with_memory_limit_mb(args.memory_limit_mb);
+    if let Some(c) = &args.columns {
+        b = b.with_projection(c.iter().map(|s| s.trim().to_owned()));
+    }
+    if let Some(s) = &args.sheet {
+        b = b.with_sheet(s.clone());
+    }
+    let loader = b.build()?;
+    let (batch, meta) = loader.sample(&args.path, args.rows)?;
+    if batch.num_rows() < args.rows && meta.progress < 1.0 {
+        eprintln!(
+            "note: {}: showing the first {} rows; the {} asked for would take more than the \
+             preview's share of the memory limit (raise --memory-limit-mb)",
+            args.path.display(),
+            batch.num_rows(),
+            args.rows
+        );
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let pages = (0..batch.num_rows().max(1))
+        .step_by(PAGE_ROWS)
+        .map(|start| batch.slice(start, PAGE_ROWS.min(batch.num_rows() - start)));
+    if args.json {
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        write!(out, "{{\"columns\":")?;
+        serde_json::to_writer(&mut out, &names)?;
+        write!(out, ",\"rows\":[")?;
+        let mut first = true;
+        for page in pages {
+            let columns = page
+                .columns()
+                .iter()
+                .map(column_values)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for r in 0..page.num_rows() {
+                let row: Vec<&Value> = columns
+                    .iter()
+                    .map(|c| c.get(r).unwrap_or(&Value::Null))
+                    .collect();
+                if !first {
+                    write!(out, ",")?;
+                }
+                first = false;
+                serde_json::to_writer(&mut out, &row)?;
+            }
+        }
+        writeln!(out, "]}}")?;
+    } else {
+        for page in pages {
+            let columns = page
+                .columns()
+                .iter()
+                .map(printable)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let fields: Vec<_> = page
+                .schema_ref()
+                .fields()
+                .iter()
+                .zip(&columns)
+                .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+                .collect();
+            let page = arrow::record_batch::RecordBatch::try_new_with_options(
+                std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+                columns,
+                &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(page.num_rows())),
+            )?;
+            writeln!(
+                out,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(&[page])?
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The type with every named time zone dropped: Arrow formats named zones (`"UTC"`) only with the
+/// chrono-tz feature; the instants are UTC either way.
+fn without_time_zones(t: &DataType) -> DataType {
+    use std::sync::Arc;
+    let field = |f: &arrow::datatypes::FieldRef| {
+        Arc::new(
+            f.as_ref()
+                .clone()
+                .with_data_type(without_time_zones(f.data_type())),
+        )
+    };
+    match t {
+        DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
+        DataType::List(f) => DataType::List(field(f)),
+        DataType::LargeList(f) => DataType::LargeList(field(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
+        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect()),
+        DataType::Dictionary(k, v) => {
+            DataType::Dictionary(k.clone(), Box::new(without_time_zones(v)))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The column in a type Arrow can format (time zones dropped when needed).
+fn printable(array: &ArrayRef) -> anyhow::Result<ArrayRef> {
+    let plain = without_time_zones(array.data_type());
+    if &plain == array.data_type() {
+        return Ok(array.clone());
+    }
+    Ok(arrow::compute::cast(array, &plain)?)
+}

@@ -1,0 +1,90 @@
+//! `membound`: the terminal face of the membound crates.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints"
+)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+/// Keep a data-heavy application inside its memory budget.
+#[derive(Debug, Parser)]
+#[command(name = "membound", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and maintain a zcache directory: stats, verify, optimize, clear.
+    Cache(cmd::cache::Args),
+    /// Sample process and system memory at an interval.
+    Monitor(cmd::monitor::Args),
+    /// The embeddings cache: import/export .npy matrices with their texts, list entries.
+    Embeddings(cmd::embeddings::Args),
+    /// Run a command and profile the memory of it and its descendants: peak, leak verdict, report.
+    Profile(cmd::profile::Args),
+    /// Stream a table file in chunks, in bounded memory (JSON Lines with --json).
+    Stream(cmd::stream::Args),
+    /// Show the first rows of a table file, reading only what they need.
+    Preview(cmd::preview::Args),
+    /// Stream a table file, shrink its types under one stable schema, write Parquet or Feather.
+    Optimize(cmd::optimize::Args),
+}
+
+/// Panics inside a file decoder (malformed input) come back as errors and are reported once, as
+/// an `error:` line; any other panic is a bug, reported on one line that says so (with a
+/// backtrace when `RUST_BACKTRACE` asks for one).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if mem_stream::panic_is_contained() {
+            return;
+        }
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {l}"));
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        eprintln!(
+            "error: internal error: thread '{name}' panicked{location}: {} (this is a bug in membound; please report it)",
+            message.replace(['\n', '\r'], " ")
+        );
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{backtrace}");
+        }
+    }));
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Monitor(args) => cmd::monitor::run(args),
+        Command::Cache(args) => cmd::cache::run(args),
+        Command::Embeddings(args) => cmd::embeddings::run(args),
+        Command::Profile(args) => cmd::profile::run(args),
+        Command::Stream(args) => cmd::stream::run(args),
+        Command::Preview(args) => cmd::preview::run(args),
+        Command::Optimize(args) => cmd::optimize::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", output::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `membound monitor`: the command-line contract of the workspace issue.
+
+use std::process::Command;
+
+fn membound(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_membound"))
+        .args(args)
+        .output()
+        .expect("the membound binary runs")
+}
+
+#[test]
+fn json_lines_one_per_sample_with_the_contract_fields() {
+    let out = membound(&["monitor", "--count", "3", "--interval-ms", "20", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+        assert!(v["process_mb"].as_f64().is_some_and(|mb| mb > 0.0));
+        assert!(v["system_used_percent"].as_f64().is_some());
+        assert!(v.get("cgroup_limit_mb").is_some() && v.get("psi_some_avg10").is_some());
+        assert!(matches!(
+            v["level"].as_str(),
+            Some("low" | "medium" | "high")
+        ));
+        // Each key once: a duplicate would be silently dropped by a JSON parser.
+        assert_eq!(line.matches("\"level\"").count(), 1, "{line}");
+        assert_eq!(line.matches("\"system_used_percent\"").count(), 1, "{line}");
+    }
+}
+
+#[test]
+fn table_rows_and_bad_arguments() {
+    let out = membound(&["monitor", "--count", "2", "--interval-ms", "10"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "a header and two rows: {text}");
+    for bad in [
+        &["monitor", "--count", "nope"][..],
+        &["monitor", "--interval-ms", "0"][..],
+    ] {
+        let out = membound(bad);
+        assert!(!out.status.success(), "{bad:?} was accepted");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
+    }
+}

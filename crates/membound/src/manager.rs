@@ -1,0 +1,490 @@
+//! [`MemoryManager`]: starts monitoring from a [`Config`] and carries out the original guide's
+//! automatic actions at each pressure level.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mem_monitor::{MemoryMonitor, MonitorError, PressureHook, PressureLevel, Thresholds};
+use serde::{Deserialize, Serialize};
+
+use crate::Config;
+
+/// One automatic action the manager can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Action {
+    /// Medium: registered caches compress harder and clean up more often.
+    CompressHarder,
+    /// Medium and High: streaming uses smaller chunks.
+    SmallerChunks,
+    /// Medium and High: optimisation uses tighter types.
+    TighterTypes,
+    /// High: purge hooks run and the allocator gives freed memory back to the OS.
+    ReleaseMemory,
+    /// High: caches drop non-essential entries and serve from disk only.
+    DiskOnlyCaching,
+    /// High: a profiling session starts (when `memory_profile` is on).
+    StartProfiling,
+    /// Leaving High: the profiling session stops and its result is kept.
+    StopProfiling,
+    /// Back to Low: every adaptation is undone.
+    Restore,
+}
+
+/// One action taken, for the manager's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// What was done.
+    pub action: Action,
+    /// The level that caused it.
+    pub level: PressureLevel,
+    /// When, in seconds since the Unix epoch.
+    pub at: f64,
+    /// A short description of the outcome (e.g. bytes released).
+    pub detail: String,
+}
+
+/// What the manager has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ManagerStats {
+    /// The level the manager acts on now.
+    pub level: PressureLevel,
+    /// Level changes handled.
+    pub level_changes: u64,
+    /// How often each action was taken.
+    pub actions: BTreeMap<Action, u64>,
+    /// The most recent actions, oldest first (at most 256).
+    pub recent: Vec<ActionRecord>,
+}
+
+const RECENT_CAPACITY: usize = 256;
+
+/// The chunk size, optimisation and cache settings the manager advises at the current level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Advice {
+    /// Rows per streaming chunk: the configured size, halved at Medium, quartered at High
+    /// (never below 500).
+    pub streaming_chunk_size: usize,
+    /// Whether optimisation should use its tighter preset.
+    pub tighter_types: bool,
+    /// Whether caches should serve from disk only.
+    pub disk_only_caching: bool,
+}
+
+struct Inner {
+    config: Config,
+    monitor: MemoryMonitor,
+    hooks: Mutex<Vec<Arc<dyn PressureHook>>>,
+    stats: Mutex<ManagerStats>,
+    #[cfg(feature = "optimize")]
+    purge_handles: Mutex<Vec<mem_optimize::PurgeHookHandle>>,
+    #[cfg(feature = "profile")]
+    last_profile: Mutex<Option<mem_profile::ProfileResult>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Builds a [`MemoryManager`].
+#[derive(Debug, Clone)]
+pub struct MemoryManagerBuilder {
+    config: Config,
+    thresholds: Thresholds,
+    interval: Duration,
+}
+
+impl MemoryManagerBuilder {
+    /// Level thresholds (default: the guide's table).
+    #[must_use]
+    pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.thresholds = thresholds;
+        self
+    }
+
+    /// Time between memory samples (default 1 s).
+    #[must_use]
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Builds the manager and, when the configuration enables monitoring, starts it.
+    ///
+    /// # Errors
+    /// [`MonitorError`] when the monitor's settings are invalid or its thread cannot start.
+    pub fn start(self) -> Result<MemoryManager, MonitorError> {
+        let monitor = MemoryMonitor::builder()
+            .interval(self.interval)
+            .thresholds(self.thresholds)
+            .build()?;
+        let inner = Arc::new(Inner {
+            config: self.config,
+            monitor,
+            hooks: Mutex::new(Vec::new()),
+            stats: Mutex::new(ManagerStats::default()),
+            #[cfg(feature = "optimize")]
+            purge_handles: Mutex::new(Vec::new()),
+            #[cfg(feature = "profile")]
+            last_profile: Mutex::new(None),
+        });
+        let weak: Weak<Inner> = Arc::downgrade(&inner);
+        inner.monitor.on_pressure(move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.handle(event.from, event.to);
+            }
+        });
+        if inner.config.memory_monitoring {
+            inner.monitor.start()?;
+        }
+        Ok(MemoryManager { inner })
+    }
+}
+
+/// Watches memory and adapts the application to pressure, as the guide's "Automatic Actions".
+///
+/// | level | actions |
+/// |---|---|
+/// | Medium | caches compress harder and clean up more often; smaller chunks; tighter types |
+/// | High | release memory (purge hooks + allocator trim); caches drop non-essential entries and serve from disk only; a profiling session starts |
+/// | Low | everything above is undone; the profiling session's result is kept |
+///
+/// ```
+/// use membound::{Config, MemoryManager};
+/// let manager = MemoryManager::builder(Config::default()).start()?;
+/// assert_eq!(manager.advice().streaming_chunk_size, 10_000);
+/// manager.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct MemoryManager {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MemoryManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryManager")
+            .field("level", &self.level())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryManager {
+    /// A builder for `config`, with the guide's thresholds and a 1 s interval.
+    #[must_use]
+    pub fn builder(config: Config) -> MemoryManagerBuilder {
+        MemoryManagerBuilder {
+            config,
+            thresholds: Thresholds::default(),
+            interval: Duration::from_secs(1),
+        }
+    }
+
+    /// Reads [`Config::from_env`] and starts a manager with it.
+    ///
+    /// # Errors
+    /// A [`crate::ConfigError`] for a bad variable, or a [`MonitorError`].
+    pub fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self::builder(Config::from_env()?).start()?)
+    }
+
+    /// Registers something that holds memory (a cache): it is told of every level change and,
+    /// with the `optimize` feature, purged whenever memory is released (by the manager at High
+    /// pressure or by any call to `release_memory`). The manager keeps the hook alive.
+    pub fn register_hook<H: PressureHook + 'static>(&self, hook: &Arc<H>) {
+        let level = self.level();
+        if level != PressureLevel::Low {
+            hook.on_pressure(level);
+        }
+        #[cfg(feature = "optimize")]
+        lock(&self.inner.purge_handles).push(mem_optimize::register_purge_hook(hook));
+        let hook: Arc<dyn PressureHook> = Arc::clone(hook) as Arc<dyn PressureHook>;
+        lock(&self.inner.hooks).push(hook);
+    }
+
+    /// The configuration the manager runs with.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The monitor the manager listens to.
+    #[must_use]
+    pub fn monitor(&self) -> &MemoryMonitor {
+        &self.inner.monitor
+    }
+
+    /// The level the manager acts on now.
+    #[must_use]
+    pub fn level(&self) -> PressureLevel {
+        lock(&self.inner.stats).level
+    }
+
+    /// The actions taken so far.
+    #[must_use]
+    pub fn stats(&self) -> ManagerStats {
+        lock(&self.inner.stats).clone()
+    }
+
+    /// The settings the manager advises at the current level.
+    #[must_use]
+    pub fn advice(&self) -> Advice {
+        advice_for(&self.inner.config, self.level())
+    }
+
+    /// Takes a sample now (acting on a level change at once) instead of waiting for the thread.
+    ///
+    /// # Errors
+    /// [`MonitorError`] when memory cannot be sampled.
+    pub fn check_now(&self) -> Result<mem_monitor::MemoryStats, MonitorError> {
+        self.inner.monitor.sample_now()
+    }
+
+    /// The result of the last profiling session that High pressure started, once it ended.
+    #[cfg(feature = "profile")]
+    #[must_use]
+    pub fn last_profile(&self) -> Option<mem_profile::ProfileResult> {
+        lock(&self.inner.last_profile).clone()
+    }
+
+    /// Stops monitoring (dropping the manager does the same).
+    pub fn stop(&self) {
+        self.inner.monitor.stop();
+    }
+}
+
+fn advice_for(config: &Config, level: PressureLevel) -> Advice {
+    let divisor = match level {
+        PressureLevel::Low => 1,
+        PressureLevel::Medium => 2,
+        PressureLevel::High => 4,
+    };
+    Advice {
+        streaming_chunk_size: (config.streaming_chunk_size / divisor)
+            .max(500.min(config.streaming_chunk_size)),
+        tighter_types: level >= PressureLevel::Medium,
+        disk_only_caching: level == PressureLevel::High,
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The name of the profiling session High pressure starts.
+pub const PRESSURE_PROFILE_SESSION: &str = "membound-high-pressure";
+
+impl Inner {
+    fn record(&self, action: Action, level: PressureLevel, detail: String) {
+        tracing::info!(?action, %level, %detail, "membound automatic action");
+        let mut stats = lock(&self.stats);
+        *stats.actions.entry(action).or_default() += 1;
+        if stats.recent.len() >= RECENT_CAPACITY {
+            stats.recent.remove(0);
+        }
+        stats.recent.push(ActionRecord {
+            action,
+            level,
+            at: now(),
+            detail,
+        });
+    }
+
+    fn tell_hooks(&self, level: PressureLevel) -> Vec<String> {
+        let hooks = lock(&self.hooks).clone();
+        hooks
+            .iter()
+            .map(|h| {
+                h.on_pressure(level);
+                h.name().to_owned()
+            })
+            .collect()
+    }
+
+    fn handle(&self, from: PressureLevel, to: PressureLevel) {
+        {
+            let mut stats = lock(&self.stats);
+            stats.level = to;
+            stats.level_changes += 1;
+        }
+        let advice = advice_for(&self.config, to);
+        match to {
+            PressureLevel::Medium => {
+                let names = self.tell_hooks(to);
+                self.record(
+                    Action::CompressHarder,
+                    to,
+                    format!("hooks: {}", names.join(", ")),
+                );
+                self.record(
+                    Action::SmallerChunks,
+                    to,
+                    format!("{} rows per chunk", advice.streaming_chunk_size),
+                );
+                self.record(
+                    Action::TighterTypes,
+                    to,
+                    "optimisation uses its tighter preset".to_owned(),
+                );
+                if from == PressureLevel::High {
+                    self.stop_profiling(to);
+                }
+            }
+            PressureLevel::High => {
+                let names = self.tell_hooks(to);
+                self.record(
+                    Action::DiskOnlyCaching,
+                    to,
+                    format!("hooks: {}", names.join(", ")),
+                );
+                self.release(to);
+                if from == PressureLevel::Low {
+                    self.record(
+                        Action::SmallerChunks,
+                        to,
+                        format!("{} rows per chunk", advice.streaming_chunk_size),
+                    );
+                    self.record(
+                        Action::TighterTypes,
+                        to,
+                        "optimisation uses its tighter preset".to_owned(),
+                    );
+                }
+                self.start_profiling(to);
+            }
+            PressureLevel::Low => {
+                let names = self.tell_hooks(to);
+                if from == PressureLevel::High {
+                    self.stop_profiling(to);
+                }
+                self.record(
+                    Action::Restore,
+                    to,
+                    format!(
+                        "hooks: {}; {} rows per chunk",
+                        names.join(", "),
+                        advice.streaming_chunk_size
+                    ),
+                );
+            }
+        }
+    }
+
+    #[cfg(feature = "optimize")]
+    fn release(&self, level: PressureLevel) {
+        let report = mem_optimize::release_memory();
+        self.record(
+            Action::ReleaseMemory,
+            level,
+            format!(
+                "purged {} in {} hooks, RSS {} -> {} in {:.1} ms",
+                mem_monitor::format_bytes(report.bytes_purged),
+                report.hooks_run,
+                mem_monitor::format_bytes(report.rss_before),
+                mem_monitor::format_bytes(report.rss_after),
+                report.elapsed.as_secs_f64() * 1e3
+            ),
+        );
+    }
+
+    #[cfg(not(feature = "optimize"))]
+    fn release(&self, level: PressureLevel) {
+        let hooks = lock(&self.hooks).clone();
+        let purged: u64 = hooks.iter().map(|h| h.purge()).sum();
+        self.record(
+            Action::ReleaseMemory,
+            level,
+            format!(
+                "purged {} (allocator trim needs feature \"optimize\")",
+                mem_monitor::format_bytes(purged)
+            ),
+        );
+    }
+
+    #[cfg(feature = "profile")]
+    fn start_profiling(&self, level: PressureLevel) {
+        if !self.config.memory_profile {
+            return;
+        }
+        match mem_profile::get_memory_profiler().start_profiling(PRESSURE_PROFILE_SESSION) {
+            Ok(()) => self.record(
+                Action::StartProfiling,
+                level,
+                PRESSURE_PROFILE_SESSION.to_owned(),
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not start the pressure profiling session"),
+        }
+    }
+
+    #[cfg(not(feature = "profile"))]
+    fn start_profiling(&self, _level: PressureLevel) {}
+
+    #[cfg(feature = "profile")]
+    fn stop_profiling(&self, level: PressureLevel) {
+        let profiler = mem_profile::get_memory_profiler();
+        if !profiler.is_profiling(PRESSURE_PROFILE_SESSION) {
+            return;
+        }
+        match profiler.stop_profiling(PRESSURE_PROFILE_SESSION) {
+            Ok(result) => {
+                self.record(
+                    Action::StopProfiling,
+                    level,
+                    format!(
+                        "peak {:.1} MB, leak detected: {}",
+                        result.peak_memory_mb, result.memory_leak_detected
+                    ),
+                );
+                *lock(&self.last_profile) = Some(result);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not stop the pressure profiling session"),
+        }
+    }
+
+    #[cfg(not(feature = "profile"))]
+    fn stop_profiling(&self, _level: PressureLevel) {}
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        // Join the monitor thread while this handle still keeps `Inner` alive, so the last
+        // reference is never released on the monitor thread itself.
+        self.inner.monitor.stop();
+        #[cfg(feature = "optimize")]
+        for handle in lock(&self.inner.purge_handles).drain(..) {
+            handle.unregister();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_per_level() {
+        let c = Config::default();
+        assert_eq!(
+            advice_for(&c, PressureLevel::Low).streaming_chunk_size,
+            10_000
+        );
+        assert_eq!(
+            advice_for(&c, PressureLevel::Medium).streaming_chunk_size,
+            5_000
+        );
+        let high = advice_for(&c, PressureLevel::High);
+        assert_eq!(high.streaming_chunk_size, 2_500);
+        assert!(high.disk_only_caching && high.tighter_types);
+        let tiny = Config {
+            streaming_chunk_size: 100,
+            ..Config::default()
+        };
+        assert_eq!(
+            advice_for(&tiny, PressureLevel::High).streaming_chunk_size,
+            100
+        );
+    }
+}
