@@ -11,13 +11,11 @@ fn root() -> PathBuf {
 
 #[test]
 fn conformance_files() {
+    // Allocates tens of MB: kept out of the way of the tests that measure this process.
+    let _serial = crate::serial();
     let expected = root().join("expected.json");
-    let text = std::fs::read_to_string(&expected).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (testdata/ of the repository)",
-            expected.display()
-        )
-    });
+    let text = std::fs::read_to_string(&expected)
+        .unwrap_or_else(|e| panic!("{}: {e} (testdata/ of the repository)", expected.display()));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let files = json["files"].as_array().unwrap();
     assert!(files.len() > 60);
@@ -82,6 +80,8 @@ fn conformance_files() {
 /// The two repaired Apache files read with pyarrow's values, not just its row counts.
 #[test]
 fn repaired_parquet_files_read_pyarrows_values() {
+    // Allocates tens of MB: kept out of the way of the tests that measure this process.
+    let _serial = crate::serial();
     use arrow::array::{AsArray, RecordBatch};
     use arrow::compute::{concat_batches, sum};
     use arrow::datatypes::Int32Type;

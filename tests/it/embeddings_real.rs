@@ -21,6 +21,8 @@ fn real_texts() -> Vec<String> {
 
 #[test]
 fn reads_the_numpy_file_as_numpy_wrote_it() -> TestResult {
+    // Allocates tens of MB: kept out of the way of the tests that measure this process.
+    let _serial = crate::serial();
     let path = data_dir().join("minilm-5k.npy");
     let file = std::fs::read(&path)?;
     // The README's description: 7,680,128 bytes, a 128-byte header, shape (5000, 384).
@@ -76,6 +78,8 @@ fn reads_the_numpy_file_as_numpy_wrote_it() -> TestResult {
 
 #[test]
 fn export_is_byte_identical_to_what_numpy_wrote() -> TestResult {
+    // Allocates tens of MB: kept out of the way of the tests that measure this process.
+    let _serial = crate::serial();
     let path = data_dir().join("minilm-5k.npy");
     let e = read_npy(&path)?;
     let dir = tempfile::tempdir()?;
@@ -94,6 +98,8 @@ fn export_is_byte_identical_to_what_numpy_wrote() -> TestResult {
 
 #[test]
 fn every_precision_meets_its_target() -> TestResult {
+    // Allocates tens of MB: kept out of the way of the tests that measure this process.
+    let _serial = crate::serial();
     let e = read_npy(data_dir().join("minilm-5k.npy"))?;
     let texts = real_texts();
     assert_eq!(texts.len(), e.rows());

@@ -104,7 +104,9 @@ fn every_automatic_action_happens() {
         "served from disk"
     );
     assert!(cache.get_stats().disk_hits >= 1);
-    assert!(membound::profile::get_memory_profiler().is_profiling(membound::PRESSURE_PROFILE_SESSION));
+    assert!(
+        membound::profile::get_memory_profiler().is_profiling(membound::PRESSURE_PROFILE_SESSION)
+    );
 
     // Back to Low: everything undone, the profiling session's result kept.
     drop(first);
@@ -118,7 +120,9 @@ fn every_automatic_action_happens() {
         .last_profile()
         .expect("the pressure session's result");
     assert!(profile.peak_memory_mb > 0.0);
-    assert!(!membound::profile::get_memory_profiler().is_profiling(membound::PRESSURE_PROFILE_SESSION));
+    assert!(
+        !membound::profile::get_memory_profiler().is_profiling(membound::PRESSURE_PROFILE_SESSION)
+    );
     let recent = manager.stats().recent;
     assert!(
         recent

@@ -31,6 +31,7 @@ mod hook;
 mod level;
 mod monitor;
 pub mod parse;
+mod process;
 mod sampler;
 mod stats;
 
@@ -42,5 +43,6 @@ pub use global::{
 pub use hook::PressureHook;
 pub use level::{PressureLevel, Thresholds};
 pub use monitor::{MemoryMonitor, MemoryMonitorBuilder, PressureEvent};
+pub use process::{ProcessMemory, peak_rss_bytes, process_memory};
 pub use sampler::sample_via_sysinfo;
 pub use stats::{MemoryStats, memory_stats, memory_stats_with};

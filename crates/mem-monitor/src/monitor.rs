@@ -210,7 +210,8 @@ impl MemoryMonitor {
         self.sample_now()?;
         let shared = Arc::clone(&self.shared);
         let handle = std::thread::Builder::new()
-            .name("membound-monitor".into())
+            // At most 15 bytes: Linux truncates thread names (`comm`) beyond that.
+            .name("mem-monitor".into())
             .spawn(move || shared.run(generation))
             .map_err(MonitorError::Spawn)?;
         *thread = Some(handle);

@@ -10,6 +10,29 @@ pub fn statm(text: &str) -> Option<(u64, u64)> {
     Some((size, resident))
 }
 
+/// A `Key:  N kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, ...), in bytes. `None` when
+/// the key is absent (zombies and kernel threads have no `VmRSS`) or the line is malformed.
+///
+/// ```
+/// let text = "Name:\tx\nVmHWM:\t  4096 kB\nVmRSS:\t2048 kB\n";
+/// assert_eq!(mem_monitor::parse::status_bytes(text, "VmRSS"), Some(2048 * 1024));
+/// assert_eq!(mem_monitor::parse::status_bytes(text, "VmSwap"), None);
+/// ```
+#[must_use]
+pub fn status_bytes(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find_map(|l| {
+        let (k, rest) = l.split_once(':')?;
+        (k == key).then_some(rest)
+    })?;
+    let mut fields = line.split_ascii_whitespace();
+    let n: u64 = fields.next()?.parse().ok()?;
+    match fields.next() {
+        Some("kB") => Some(n.saturating_mul(1024)),
+        None => Some(n),
+        Some(_) => None,
+    }
+}
+
 /// `/proc/meminfo`: returns `(MemTotal, MemAvailable)` in bytes. Kernels older than 3.14 lack
 /// `MemAvailable`; then `MemFree + Buffers + Cached` stands in for it.
 #[must_use]
@@ -106,6 +129,21 @@ mod tests {
     const MEMINFO: &str = "MemTotal:       24567890 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\nBuffers:          100 kB\n";
 
     #[test]
+    fn status_lines() {
+        let text = "Name:\tx\nVmHWM:\t  4096 kB\nVmRSS:\t  2048 kB\n";
+        assert_eq!(status_bytes(text, "VmRSS"), Some(2048 * 1024));
+        assert_eq!(status_bytes(text, "VmHWM"), Some(4096 * 1024));
+        assert_eq!(status_bytes("Name:\tx\nState: Z\n", "VmRSS"), None);
+        assert_eq!(
+            status_bytes("VmRSS:\t18446744073709551615 kB\n", "VmRSS"),
+            Some(u64::MAX)
+        );
+        assert_eq!(status_bytes("VmRSS:\t-5 kB\n", "VmRSS"), None);
+        assert_eq!(status_bytes("VmRSS:\t5 MB\n", "VmRSS"), None);
+        assert_eq!(status_bytes("XVmRSS:\t5 kB\n", "VmRSS"), None);
+    }
+
+    #[test]
     fn statm_fields() {
         assert_eq!(statm("1000 250 30 4 0 100 0\n"), Some((1000, 250)));
         assert_eq!(statm(""), None);
@@ -168,6 +206,7 @@ mod tests {
     proptest! {
         #[test]
         fn parsers_never_panic(s in "\\PC*") {
+            let _ = status_bytes(&s, "VmRSS");
             let _ = statm(&s);
             let _ = meminfo(&s);
             let _ = cgroup_v2_path(&s);

@@ -17,14 +17,6 @@ fn ppid_from_stat(stat: &str) -> Option<u32> {
 }
 
 #[cfg(target_os = "linux")]
-/// Parses `VmRSS:` (kB) out of `/proc/<pid>/status` text; absent for zombies and kernel threads.
-fn rss_from_status(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.saturating_mul(1024))
-}
-
-#[cfg(target_os = "linux")]
 /// Direct children of `pid` from `/proc/<pid>/task/*/children`, or `None` when the kernel does
 /// not provide those files.
 fn children_fast(pid: u32) -> Option<Vec<u32>> {
@@ -104,8 +96,8 @@ pub fn process_tree(pid: u32) -> Result<Vec<u32>, ProfileError> {
 pub fn process_tree_rss_bytes(pid: u32) -> Result<u64, ProfileError> {
     Ok(process_tree(pid)?
         .into_iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| rss_from_status(&s))
+        .filter_map(mem_monitor::process_memory)
+        .map(|m| m.rss_bytes)
         .sum())
 }
 
@@ -207,20 +199,6 @@ mod tests {
         assert_eq!(ppid_from_stat("1 (init) S 0 1 1"), Some(0));
         assert_eq!(ppid_from_stat("garbage"), None);
         assert_eq!(ppid_from_stat(""), None);
-    }
-
-    #[test]
-    fn status_parsing_reads_vmrss() {
-        assert_eq!(
-            rss_from_status("Name:\tx\nVmRSS:\t  2048 kB\n"),
-            Some(2048 * 1024)
-        );
-        assert_eq!(rss_from_status("Name:\tx\nState: Z\n"), None);
-        assert_eq!(
-            rss_from_status("VmRSS:\t18446744073709551615 kB\n"),
-            Some(u64::MAX)
-        );
-        assert_eq!(rss_from_status("VmRSS:\t-5 kB\n"), None);
     }
 
     #[test]

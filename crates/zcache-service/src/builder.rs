@@ -53,7 +53,7 @@ impl Config {
                 // int8 codes have no exponent bytes to group; zstd would save ~7 % of the 0.25
                 // for a 3x slower read, so the default keeps them raw (already 0.2526 of f32).
                 Precision::Int8 => return Codec::None,
-                _ => InnerCodec::Zstd(1),
+                _ => zcache::DEFAULT_SHUFFLE_INNER,
             },
         };
         match u8::try_from(precision.element_width()) {
@@ -187,13 +187,10 @@ impl CacheServiceBuilder {
                 "hot_tier_mb must be a finite number >= 0, got {mb}"
             )));
         }
-        if let Codec::Shuffle { width, .. } = self.compression_method
-            && !matches!(width, 2 | 4 | 8)
-        {
-            return Err(ServiceError::InvalidConfig(format!(
-                "shuffle width {width} is not 2, 4 or 8"
-            )));
-        }
+        // zcache's own check: levels, shuffle widths, and codecs compiled out.
+        self.compression_method
+            .validate()
+            .map_err(|e| ServiceError::InvalidConfig(format!("compression_method: {e}")))?;
         let config = Config {
             cache_dir: self.cache_dir,
             max_cache_bytes: mem_monitor::mb_to_bytes(gb * 1024.0).max(1),
@@ -224,6 +221,9 @@ mod tests {
                 width: 3,
                 inner: InnerCodec::Lz4,
             }),
+            // Levels are zcache's own check, not a copy that could miss them.
+            CacheServiceBuilder::default().compression_method(Codec::Zstd(99)),
+            CacheServiceBuilder::default().compression_method(Codec::Gzip(12)),
         ] {
             assert!(matches!(b.build(), Err(ServiceError::InvalidConfig(_))));
         }

@@ -99,7 +99,7 @@ pub(crate) fn auto_codec(kind: ValueKind, len: usize, harder: bool) -> Codec {
             // *worse* ratio (0.853 vs 0.846) at two thirds of the speed.
             Codec::Shuffle {
                 width: e.width(),
-                inner: crate::codec::STRONG_INNER,
+                inner: crate::codec::DEFAULT_SHUFFLE_INNER,
             }
         }
         _ if harder => crate::codec::HARDER,

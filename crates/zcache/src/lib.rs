@@ -93,7 +93,7 @@ mod value;
 
 pub use builder::{CacheBuilder, DiskPolicy};
 pub use cache::CompressedCache;
-pub use codec::{Codec, DEFAULT_SHUFFLE, InnerCodec};
+pub use codec::{Codec, DEFAULT_SHUFFLE, DEFAULT_SHUFFLE_INNER, InnerCodec};
 pub use error::CacheError;
 pub use options::{EntryInfo, PutOptions, PutReport};
 pub use stats::{CacheStats, OptimizeReport, VerifyReport};

@@ -11,7 +11,7 @@ fn monitor_threads() -> usize {
             dir.filter_map(Result::ok)
                 .filter(|t| {
                     std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|c| c.trim() == "membound-monitor")
+                        .is_ok_and(|c| c.trim() == "mem-monitor")
                 })
                 .count()
         })

@@ -84,15 +84,15 @@ pub enum Codec {
 /// build without the `zstd` feature).
 pub const DEFAULT_SHUFFLE: Codec = Codec::Shuffle {
     width: 4,
-    inner: STRONG_INNER,
+    inner: DEFAULT_SHUFFLE_INNER,
 };
 
 /// The inner codec of shuffled numeric planes: zstd-1, or lz4 without the `zstd` feature.
 #[cfg(feature = "zstd")]
-pub(crate) const STRONG_INNER: InnerCodec = InnerCodec::Zstd(1);
+pub const DEFAULT_SHUFFLE_INNER: InnerCodec = InnerCodec::Zstd(1);
 /// The inner codec of shuffled numeric planes: zstd-1, or lz4 without the `zstd` feature.
 #[cfg(not(feature = "zstd"))]
-pub(crate) const STRONG_INNER: InnerCodec = InnerCodec::Lz4;
+pub const DEFAULT_SHUFFLE_INNER: InnerCodec = InnerCodec::Lz4;
 
 /// What `Auto` uses for text and serialized values when compressing harder: zstd-3, else
 /// gzip-6, else lz4, by the codecs compiled in.
