@@ -114,8 +114,8 @@ fn run_mode(c: &mut Criterion, group: &str, threads: usize) {
         (DHAT, "dhat"),
     ] {
         let profiler = (mode == DHAT).then(|| {
-            let file =
-                std::env::temp_dir().join(format!("membound-bench-dhat-{}.json", std::process::id()));
+            let file = std::env::temp_dir()
+                .join(format!("membound-bench-dhat-{}.json", std::process::id()));
             dhat::Profiler::builder().file_name(file).build()
         });
         MODE.store(mode, Relaxed);

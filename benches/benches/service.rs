@@ -5,7 +5,6 @@
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
 #![allow(clippy::print_stderr, reason = "a benchmark reports its sizes")]
 
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use zcache_service::{
     CacheService, Embeddings, ModelInfo, Precision, cache_key_for, data_hash_for, read_npy,

@@ -36,6 +36,9 @@ const BATCH_SHARE: u64 = 4;
 /// schema field, the optimiser's and the consumer's per-column state.
 pub(crate) const COLUMN_BYTES: u64 = 2048;
 
+/// The usual advice of an [`StreamError::OverBudget`].
+pub(crate) const RAISE_LIMIT: &str = "raise the memory limit (--memory-limit-mb)";
+
 /// The memory limit of one stream and its shares.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Budget {
@@ -85,7 +88,7 @@ impl Budget {
         what: impl Into<String>,
         needed: u64,
         allowed: u64,
-        hint: &'static str,
+        advice: &'static str,
     ) -> StreamError {
         StreamError::OverBudget {
             path: path.to_path_buf(),
@@ -94,7 +97,7 @@ impl Budget {
             needed_bytes: needed,
             allowed_bytes: allowed,
             limit_mb: self.limit_mb(),
-            hint,
+            advice,
         }
     }
 
@@ -109,7 +112,7 @@ impl Budget {
             format!("reading {columns} columns"),
             (columns as u64).saturating_mul(COLUMN_BYTES),
             self.record_max(),
-            "; or read fewer columns (--columns)",
+            "read fewer columns (--columns) or raise the memory limit (--memory-limit-mb)",
         ))
     }
 }
@@ -127,13 +130,18 @@ mod tests {
         assert_eq!(mb(1).chunk_target(), MIN_CHUNK_BYTES);
         assert_eq!(mb(2000).batch_max(), 500 << 20);
         assert!(mb(2000).max_columns() >= 60_000);
-        assert!(mb(100).check_columns(Path::new("w.csv"), 1_000_000).is_err());
+        assert!(
+            mb(100)
+                .check_columns(Path::new("w.csv"), 1_000_000)
+                .is_err()
+        );
         let e = mb(100)
             .check_columns(Path::new("w.csv"), 1_000_000)
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("w.csv: reading 1000000 columns needs about") && e.contains("100 MB memory limit"),
+            e.starts_with("w.csv: reading 1000000 columns needs about")
+                && e.contains("100 MB memory limit"),
             "{e}"
         );
     }

@@ -397,6 +397,58 @@ mod tests {
         assert!(grown.iter().all(|&g| g <= 1000));
     }
 
+    /// One batch of `rows` strings of 64 KiB each.
+    struct Wide {
+        rows: usize,
+    }
+
+    impl BatchSource for Wide {
+        fn schema(&self) -> SchemaRef {
+            self.batch().schema()
+        }
+        fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+            let b = self.batch();
+            self.rows = 0;
+            (b.num_rows() > 0).then_some(Ok(b))
+        }
+        fn bytes_read(&self) -> u64 {
+            0
+        }
+        fn total_bytes(&self) -> u64 {
+            0
+        }
+    }
+
+    impl Wide {
+        fn batch(&self) -> RecordBatch {
+            let text = "x".repeat(64 << 10);
+            let a: ArrayRef = Arc::new(arrow::array::StringArray::from_iter_values(
+                std::iter::repeat_n(text.as_str(), self.rows),
+            ));
+            RecordBatch::try_from_iter([("s", a)]).unwrap()
+        }
+    }
+
+    #[test]
+    fn cuts_chunks_at_the_byte_target_too() {
+        let target = Arc::new(AtomicUsize::new(1000));
+        let cfg = ChunkerConfig {
+            chunk_size: 1000,
+            min_chunk_size: 100,
+            // A sixteenth of 16 MiB: chunks of 1 MiB, 16 rows of 64 KiB.
+            budget: Budget::new(16 << 20),
+            adapt: false,
+            optimizer: None,
+            limit: None,
+        };
+        let s = ChunkStream::new(Path::new("wide"), Box::new(Wide { rows: 100 }), target, cfg);
+        let sizes: Vec<usize> = s.map(|i| i.unwrap().0.num_rows()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 100);
+        // At most 16 rows of text, fewer as the array's allocation rounds up.
+        assert!(sizes.iter().all(|&n| n <= 16), "{sizes:?}");
+        assert!(sizes.len() >= 7, "{sizes:?}");
+    }
+
     #[test]
     fn slices_source_batches_to_the_target_and_counts_rows() {
         let (mut s, _target) = stream(2500, u64::MAX, 300);

@@ -96,7 +96,7 @@ pub enum StreamError {
     /// batch, one column chunk, or the number of columns).
     #[error(
         "{path}: {}{what} needs about {}, more than the {} the {limit_mb:.0} MB memory limit allows \
-         for it; raise the memory limit{hint}",
+         for it; {advice}",
         location(*.line, None),
         mem_monitor::format_bytes(*.needed_bytes),
         mem_monitor::format_bytes(*.allowed_bytes)
@@ -114,8 +114,8 @@ pub enum StreamError {
         allowed_bytes: u64,
         /// The configured limit, MB.
         limit_mb: f64,
-        /// What else the user can do (starts with "; " or is empty).
-        hint: &'static str,
+        /// What the user can do, e.g. "raise the memory limit (--memory-limit-mb)".
+        advice: &'static str,
     },
     /// A third-party decoder (Arrow IPC, Parquet, CSV, workbook) panicked on malformed data;
     /// the panic was caught and the stream ended.
@@ -262,7 +262,12 @@ impl StreamError {
         }
     }
 
-    #[cfg(not(all(feature = "csv", feature = "parquet", feature = "ipc", feature = "excel")))]
+    #[cfg(not(all(
+        feature = "csv",
+        feature = "parquet",
+        feature = "ipc",
+        feature = "excel"
+    )))]
     pub(crate) fn disabled(path: &std::path::Path, format: crate::FileFormat) -> Self {
         Self::FormatDisabled {
             path: path.to_path_buf(),

@@ -286,6 +286,35 @@ mod tests {
         );
     }
 
+    /// FIFOs, sockets and devices are refused before anything opens them: a FIFO without a
+    /// writer would block the first read forever, `/dev/zero` never ends.
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_without_opening_them() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("pipe.csv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        let socket = d.path().join("sock.csv");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let zero = d.path().join("zero.csv");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let mut cases = vec![(socket, "socket"), (zero, "character device")];
+        if made {
+            cases.push((fifo, "FIFO (named pipe)"));
+        }
+        for (p, kind) in cases {
+            let e = detect_format(&p).unwrap_err();
+            assert!(
+                matches!(&e, StreamError::NotAFile { kind: k, .. } if *k == kind),
+                "{e}"
+            );
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+    }
+
     #[test]
     fn clear_errors() {
         let d = tempfile::tempdir().unwrap();

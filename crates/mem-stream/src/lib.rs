@@ -41,7 +41,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With some readers compiled out, their shared plumbing is partly unused: not worth a cfg each.
 #![cfg_attr(
-    not(all(feature = "csv", feature = "parquet", feature = "ipc", feature = "excel")),
+    not(all(
+        feature = "csv",
+        feature = "parquet",
+        feature = "ipc",
+        feature = "excel"
+    )),
     allow(dead_code, unreachable_code, unused_imports)
 )]
 #![deny(missing_docs)]

@@ -82,9 +82,14 @@ impl StreamingLoaderBuilder {
         self
     }
 
-    /// Memory limit in MB (default 2000). While streaming, the chunk size halves when the
-    /// process RSS plus a chunk would exceed it; [`StreamingLoader::load`] refuses files whose
-    /// estimated in-memory size exceeds it.
+    /// Memory limit in MB (default 2000). A stream stays under it plus
+    /// [`BASELINE_MB`](crate::BASELINE_MB), or ends with [`StreamError::OverBudget`]: chunks are
+    /// also cut at a sixteenth of it in decoded bytes (at most
+    /// [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES)), one CSV record may take a sixteenth, one
+    /// Arrow IPC batch or Parquet column chunk a quarter. While streaming, the chunk size halves
+    /// when the process RSS plus a chunk would exceed it; [`StreamingLoader::load`] refuses files
+    /// whose estimated in-memory size exceeds it. A smaller limit means smaller chunks (more
+    /// per-chunk work) and refuses wider rows and files.
     #[must_use]
     pub fn with_memory_limit_mb(mut self, mb: f64) -> Self {
         self.inner.memory_limit_mb = mb;
@@ -202,6 +207,14 @@ impl StreamingLoader {
         self.memory_limit_mb
     }
 
+    /// Decoded bytes at which a chunk is cut even when it has fewer rows than the chunk size,
+    /// and the most a [`sample`](Self::sample) holds: a sixteenth of the memory limit, at most
+    /// [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES).
+    #[must_use]
+    pub fn chunk_bytes(&self) -> u64 {
+        self.budget().chunk_target()
+    }
+
     fn limit_bytes(&self) -> u64 {
         mem_monitor::mb_to_bytes(self.memory_limit_mb)
     }
@@ -260,9 +273,9 @@ impl StreamingLoader {
 
     /// The first `rows` rows of `path` as one batch, reading only what they need (a preview).
     ///
-    /// The sample holds at most [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES) of decoded data (less
-    /// under a small memory limit, a sixteenth of it): when the rows asked for would take more,
-    /// it has fewer rows, and its metadata's `progress` is below 1.
+    /// The sample holds about [`chunk_bytes`](Self::chunk_bytes) of decoded data at most: when the
+    /// rows asked for would take more, it has fewer rows, and its metadata's `progress` is
+    /// below 1.
     ///
     /// # Errors
     /// As [`stream`](Self::stream), plus decoding errors within those rows.

@@ -44,9 +44,12 @@ fn table_rows_and_bad_arguments() {
     for bad in [
         &["monitor", "--count", "nope"][..],
         &["monitor", "--interval-ms", "0"][..],
+        // Zero samples is refused rather than taken as one (or as "forever").
+        &["monitor", "--count", "0"][..],
     ] {
         let out = membound(bad);
         assert!(!out.status.success(), "{bad:?} was accepted");
         assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
+        assert!(out.stdout.is_empty(), "{bad:?} printed a sample");
     }
 }

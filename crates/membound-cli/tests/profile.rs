@@ -163,13 +163,54 @@ fn exit_codes_pass_through() {
 
 #[test]
 fn missing_command_is_an_error() {
+    // Like a shell: 127 for a command that does not exist, one `error:` line.
     let out = membound(&["--", "membound-no-such-command-xyz"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(127));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.starts_with("error:") && err.contains("membound-no-such-command-xyz"),
         "{err}"
     );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // 126 for one that exists but cannot be run.
+    let dir = tempfile::tempdir().unwrap();
+    let not_exec = dir.path().join("data.txt");
+    std::fs::write(&not_exec, "not a program").unwrap();
+    let out = membound(&["--", not_exec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(126));
     let out = membound(&[]);
     assert!(!out.status.success());
+}
+
+#[test]
+fn a_report_that_cannot_be_written_keeps_the_commands_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("no-such-dir").join("r.html");
+    let out = membound(&[
+        "--report",
+        report.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("r.html"), "{err}");
+    // The summary is still printed, without a report line.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("exit code:    3") && !text.contains("report:"),
+        "{text}"
+    );
+    // A report over a directory is refused the same way; a good one is written.
+    let out = membound(&["--report", dir.path().to_str().unwrap(), "--", "true"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
+    let good = dir.path().join("r.html");
+    let out = membound(&["--report", good.to_str().unwrap(), "--", "true"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&good).unwrap().contains("<html"));
 }

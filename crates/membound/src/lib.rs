@@ -50,4 +50,3 @@ pub use manager::{
     Action, ActionRecord, Advice, ManagerStats, MemoryManager, MemoryManagerBuilder,
     PRESSURE_PROFILE_SESSION,
 };
-

@@ -143,6 +143,7 @@ mod tests {
             killed: None,
             peak_rss: 1 << 20,
             rusage_peak: 1 << 20,
+            harness_peak: 1 << 20,
             hwm: 0,
             wall: Duration::ZERO,
             stdout: String::new(),

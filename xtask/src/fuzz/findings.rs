@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::classify::Class;
-use super::plan::{Case, copy_dir};
+use super::files::copy_dir;
+use super::plan::Case;
 use super::run::Outcome;
 
 /// Lines of stderr written into the `.txt`.
@@ -23,6 +24,8 @@ pub struct RunInfo {
     pub seed: u64,
     /// `target/fuzz`.
     pub root: PathBuf,
+    /// The options a replay needs besides `--seed` and `--case` (e.g. ` --bin PATH`).
+    pub replay_flags: String,
 }
 
 /// Saves the inputs of a failing `case` and its report; returns the path of the mutated input.
@@ -116,8 +119,8 @@ fn report(
     );
     let _ = writeln!(
         t,
-        "replay: cargo xtask fuzz --seed {} --case {}",
-        info.seed, case.index
+        "replay: cargo xtask fuzz --seed {} --case {}{}",
+        info.seed, case.index, info.replay_flags
     );
     let _ = writeln!(t, "command: {}", shell_line(&info.bin, &case.args));
     let mut repro = shell_line(&info.bin, &repro_args).replace("'$OUT'", "\"$OUT\"");
@@ -132,8 +135,8 @@ fn report(
     let _ = writeln!(t, "wall: {} ms", o.wall.as_millis());
     let _ = writeln!(
         t,
-        "peak RSS: {:.1} MB (ru_maxrss {:.1} MB, VmHWM polled {:.1} MB)",
-        mb(o.peak_rss),
+        "peak RSS: {} (ru_maxrss {:.1} MB, VmHWM polled {:.1} MB)",
+        o.describe_peak(),
         mb(o.rusage_peak),
         mb(o.hwm)
     );

@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 
 mod classify;
 mod corpus;
+mod files;
 mod findings;
 mod mutate;
 mod plan;
@@ -30,6 +31,10 @@ use summary::{CaseResult, Summary};
 
 /// A progress line every this many cases.
 const PROGRESS_EVERY: u64 = 500;
+/// Default `--timeout-ms`.
+const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Default `--rss-cap-mb`.
+const DEFAULT_RSS_CAP_MB: u64 = 512;
 
 /// Options of `cargo xtask fuzz`.
 #[derive(Debug, clap::Args)]
@@ -41,10 +46,10 @@ pub struct FuzzArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Wall-clock limit of one case, in milliseconds (then its process group is killed: HANG).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT_MS)]
     timeout_ms: u64,
     /// Resident set cap of one case, in MB (then it is killed, or its peak exceeds it: MEMORY).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = DEFAULT_RSS_CAP_MB)]
     rss_cap_mb: u64,
     /// The membound binary to attack (default: build and use target/release/membound).
     #[arg(long)]
@@ -67,6 +72,7 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
         bin,
         seed: args.seed,
         root: membound_tests::workspace_root().join("target").join("fuzz"),
+        replay_flags: replay_flags(args),
     };
     let limits = Limits {
         timeout: Duration::from_millis(args.timeout_ms),
@@ -105,13 +111,14 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     print!("{}", summary.render());
     println!(
         "\n{} cases in {:.1} s: {:.0} cases/min (harness peak RSS {:.0} MB). Seed {}; replay \
-         one case with `cargo xtask fuzz --seed {} --case K`.",
+         one case with `cargo xtask fuzz --seed {} --case K{}`.",
         summary.done(),
         elapsed.as_secs_f64(),
         summary::per_minute(summary.done(), elapsed),
         run::harness_peak() as f64 / (1024.0 * 1024.0),
         args.seed,
-        args.seed
+        args.seed,
+        info.replay_flags
     );
     match summary.failures() {
         0 => Ok(()),
@@ -206,12 +213,12 @@ fn run_case(
         .find(|l| !l.trim().is_empty())
         .unwrap_or("(no stderr)");
     let note = format!(
-        "{} on {}: {}, {} ms, peak {:.0} MB; {}",
+        "{} on {}: {}, {} ms, peak RSS {}; {}",
         case.command.label(),
         case.seed_name,
         outcome.describe_status(),
         outcome.wall.as_millis(),
-        outcome.peak_rss as f64 / (1024.0 * 1024.0),
+        outcome.describe_peak(),
         truncate(first_line, 160)
     );
     Ok(CaseResult {
@@ -236,10 +243,10 @@ fn replay(corpus: &Corpus, info: &RunInfo, limits: Limits, k: u64) -> anyhow::Re
         println!("  mutation: {m}");
     }
     println!(
-        "status: {}, {} ms, peak RSS {:.1} MB",
+        "status: {}, {} ms, peak RSS {}",
         outcome.describe_status(),
         outcome.wall.as_millis(),
-        outcome.peak_rss as f64 / (1024.0 * 1024.0)
+        outcome.describe_peak()
     );
     println!("--- stdout (head)\n{}", truncate(&outcome.stdout, 2000));
     println!("--- stderr\n{}", outcome.stderr);
@@ -252,6 +259,24 @@ fn replay(corpus: &Corpus, info: &RunInfo, limits: Limits, k: u64) -> anyhow::Re
         class.name(),
         kept.display()
     )
+}
+
+/// The options of this run that a `--case` replay must repeat.
+fn replay_flags(args: &FuzzArgs) -> String {
+    let mut flags = String::new();
+    if args.timeout_ms != DEFAULT_TIMEOUT_MS {
+        flags.push_str(&format!(" --timeout-ms {}", args.timeout_ms));
+    }
+    if args.rss_cap_mb != DEFAULT_RSS_CAP_MB {
+        flags.push_str(&format!(" --rss-cap-mb {}", args.rss_cap_mb));
+    }
+    if let Some(bin) = &args.bin {
+        flags.push_str(&format!(" --bin {}", bin.display()));
+    }
+    if args.debug {
+        flags.push_str(" --debug");
+    }
+    flags
 }
 
 /// The first `max` bytes of `s` (on a character boundary), with "..." when cut.

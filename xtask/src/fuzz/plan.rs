@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::corpus::{Corpus, Format, Seed};
+use super::files::{copy_dir, hostile_entry};
 use super::mutate::mutate;
 use super::rng::Rng;
 
@@ -247,20 +248,25 @@ fn verify(corpus: &Corpus, index: u64, scratch: &Path, rng: &mut Rng) -> anyhow:
     let (seed_dir, files) = corpus.cache.as_ref().context("no seed cache")?;
     let input = scratch.join("cache-input");
     copy_dir(seed_dir, &input)?;
-    let file = rng.pick(files).context("empty seed cache")?;
-    let target = Seed {
-        name: file.to_string_lossy().into_owned(),
-        path: input.join(file),
-        format: Format::CacheFile,
+    let mutations = if rng.percent(15) {
+        vec![hostile_entry(&input, files, rng)?]
+    } else {
+        let file = rng.pick(files).context("empty seed cache")?;
+        let target = Seed {
+            name: file.to_string_lossy().into_owned(),
+            path: input.join(file),
+            format: Format::CacheFile,
+        };
+        let mut data = std::fs::read(&target.path)
+            .with_context(|| format!("reading {}", target.path.display()))?;
+        let mut mutations = mutate(&mut data, target.format, rng);
+        std::fs::write(&target.path, &data)
+            .with_context(|| format!("writing {}", target.path.display()))?;
+        if let Some(first) = mutations.first_mut() {
+            *first = format!("{}: {first}", target.name);
+        }
+        mutations
     };
-    let mut data = std::fs::read(&target.path)
-        .with_context(|| format!("reading {}", target.path.display()))?;
-    let mut mutations = mutate(&mut data, target.format, rng);
-    std::fs::write(&target.path, &data)
-        .with_context(|| format!("writing {}", target.path.display()))?;
-    if let Some(first) = mutations.first_mut() {
-        *first = format!("{}: {first}", target.name);
-    }
     // `--repair` removes damaged entries: run on a copy, keep the input as it was.
     let run_dir = scratch.join("cache");
     copy_dir(&input, &run_dir)?;
@@ -289,20 +295,4 @@ fn verify(corpus: &Corpus, index: u64, scratch: &Path, rng: &mut Rng) -> anyhow:
         }],
         out_dir: None,
     })
-}
-
-/// Copies the directory `from` to `to`, recursively.
-pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("listing {}", from.display()))? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
 }

@@ -49,6 +49,8 @@ pub struct Outcome {
     pub peak_rss: u64,
     /// `ru_maxrss` from `wait4`, in bytes.
     pub rusage_peak: u64,
+    /// The harness's own peak RSS when the child ended, in bytes.
+    pub harness_peak: u64,
     /// The last `VmHWM` read while polling, in bytes (the child's own high-water mark, without
     /// what it reached after the last poll).
     pub hwm: u64,
@@ -69,6 +71,21 @@ impl Outcome {
     /// The signal that ended the child, if one did.
     pub fn signal(&self) -> Option<i32> {
         libc::WIFSIGNALED(self.status).then(|| libc::WTERMSIG(self.status))
+    }
+
+    /// "12.3 MB", or "under 63 MB" when the child stayed below the harness's own high-water
+    /// mark (then only the polled `VmHWM` is known: "under 63 MB, 5.1 MB seen").
+    pub fn describe_peak(&self) -> String {
+        let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+        if self.rusage_peak > self.harness_peak {
+            format!("{:.1} MB", mb(self.peak_rss))
+        } else {
+            format!(
+                "under {:.0} MB, {:.1} MB seen",
+                mb(self.harness_peak),
+                mb(self.hwm)
+            )
+        }
     }
 
     /// "exit code N" or "signal N (NAME)", with the harness's reason when it killed the child.
@@ -122,33 +139,20 @@ pub fn run(program: &Path, args: &[OsString], limits: Limits) -> anyhow::Result<
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
     let pid = child.id();
-    let mut killed = None;
     let mut hwm = 0;
-    let mut pause = Duration::from_millis(1);
-    let (status, rusage_peak) = loop {
-        if let Some(done) = wait4_with(pid, libc::WNOHANG)? {
-            break done;
-        }
-        if let Some(mem) = proc_memory(&pid.to_string()) {
-            hwm = hwm.max(mem.hwm);
-            if mem.rss > limits.rss_cap_bytes {
-                killed = Some(Killed::RssCap);
-            }
-        }
-        if killed.is_none() && start.elapsed() > limits.timeout {
-            killed = Some(Killed::Timeout);
-        }
-        if killed.is_some() {
+    let watched = watch(pid, start, limits, &mut hwm);
+    let ((status, rusage_peak), killed) = match watched {
+        Ok(done) => done,
+        Err(e) => {
+            // Never leave a child running behind a harness error.
             kill_group(pid);
-            // The group is dead or dying: wait for the child without polling.
-            break wait4_with(pid, 0)?.context("no status after killing the child")?;
+            let _ = wait4_with(pid, 0);
+            return Err(e);
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(MAX_POLL);
     };
     let wall = start.elapsed();
-    let harness_hwm = proc_memory("self").map_or(u64::MAX, |m| m.hwm);
-    let peak_rss = if rusage_peak > harness_hwm {
+    let harness_peak = proc_memory("self").map_or(u64::MAX, |m| m.hwm);
+    let peak_rss = if rusage_peak > harness_peak {
         rusage_peak
     } else {
         hwm
@@ -160,11 +164,47 @@ pub fn run(program: &Path, args: &[OsString], limits: Limits) -> anyhow::Result<
         killed,
         peak_rss,
         rusage_peak,
+        harness_peak,
         hwm,
         wall,
         stdout: join(out),
         stderr: join(err),
     })
+}
+
+/// Polls the child `pid` until it exits, killing its group at the RSS cap or the timeout;
+/// returns its wait status and `ru_maxrss`, and why it was killed. `hwm` gets the highest
+/// `VmHWM` seen.
+fn watch(
+    pid: u32,
+    start: Instant,
+    limits: Limits,
+    hwm: &mut u64,
+) -> anyhow::Result<((i32, u64), Option<Killed>)> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(done) = wait4_with(pid, libc::WNOHANG)? {
+            return Ok((done, None));
+        }
+        let mut killed = None;
+        if let Some(mem) = proc_memory(&pid.to_string()) {
+            *hwm = (*hwm).max(mem.hwm);
+            if mem.rss > limits.rss_cap_bytes {
+                killed = Some(Killed::RssCap);
+            }
+        }
+        if killed.is_none() && start.elapsed() > limits.timeout {
+            killed = Some(Killed::Timeout);
+        }
+        if killed.is_some() {
+            kill_group(pid);
+            // The group is dead or dying: wait for the child without polling.
+            let done = wait4_with(pid, 0)?.context("no status after killing the child")?;
+            return Ok((done, killed));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_POLL);
+    }
 }
 
 /// SIGKILL to the process group led by `pid`.

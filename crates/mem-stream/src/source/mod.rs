@@ -11,6 +11,8 @@ pub(crate) mod parquet;
 #[cfg(feature = "parquet")]
 mod parquet_footer;
 #[cfg(feature = "parquet")]
+mod parquet_pages;
+#[cfg(feature = "parquet")]
 mod parquet_repair;
 pub(crate) mod readahead;
 
@@ -79,7 +81,12 @@ fn open_format(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
         FileFormat::ArrowStream => Box::new(ipc::IpcStreamSource::open(req)?),
         #[cfg(feature = "excel")]
         FileFormat::Workbook => Box::new(excel::WorkbookSource::open(req)?),
-        #[cfg(not(all(feature = "csv", feature = "parquet", feature = "ipc", feature = "excel")))]
+        #[cfg(not(all(
+            feature = "csv",
+            feature = "parquet",
+            feature = "ipc",
+            feature = "excel"
+        )))]
         other => return Err(crate::StreamError::disabled(req.path, other)),
     })
 }

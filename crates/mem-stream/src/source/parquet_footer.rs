@@ -6,6 +6,9 @@
 //!
 //! Only optional `ColumnMetaData` fields are dropped; any other inconsistency leaves the footer
 //! to the normal decoder's error.
+//!
+//! The same Thrift reader gives [`page_header_sizes`], which the page checks
+//! ([`parquet_pages`](super::parquet_pages)) use.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -93,6 +96,35 @@ fn sanitize(footer: &[u8]) -> Option<(Vec<u8>, usize)> {
     Some((c.out, c.dropped))
 }
 
+/// The sizes a page header states: `(header bytes, uncompressed page size, compressed page
+/// size)`; `None` unless `bytes` starts with a whole, well-formed `PageHeader` holding both
+/// sizes (fields 2 and 3, `i32`).
+pub(crate) fn page_header_sizes(bytes: &[u8]) -> Option<(usize, i32, i32)> {
+    let mut c = Copier {
+        input: bytes,
+        pos: 0,
+        out: Vec::new(),
+        dropped: 0,
+    };
+    let (mut last, mut uncompressed, mut compressed) = (0i16, None, None);
+    while let Some((id, ty)) = c.field_header(last)? {
+        last = id;
+        let int = |c: &mut Copier<'_>| {
+            let z = c.varint()?;
+            i32::try_from((z >> 1) as i64 ^ -((z & 1) as i64)).ok()
+        };
+        match (id, ty) {
+            (2, I32) => uncompressed = Some(int(&mut c)?),
+            (3, I32) => compressed = Some(int(&mut c)?),
+            _ => {
+                c.copy_value(ty, Place::Other, 1, true)?;
+                c.out.clear();
+            }
+        }
+    }
+    Some((c.pos, uncompressed?, compressed?))
+}
+
 /// Where in the footer a struct sits; only the path down to `ColumnMetaData` matters.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -171,18 +203,9 @@ impl Copier<'_> {
         }
         let (mut last_in, mut last_out) = (0i16, 0i16);
         loop {
-            let header = self.byte()?;
-            let ty = header & 0x0f;
-            if ty == STOP {
+            let Some((id, ty)) = self.field_header(last_in)? else {
                 self.out.push(STOP);
                 return Some(());
-            }
-            let delta = header >> 4;
-            let id = if delta == 0 {
-                let z = self.varint()?;
-                i16::try_from((z >> 1) as i64 ^ -((z & 1) as i64)).ok()?
-            } else {
-                last_in.checked_add(i16::from(delta))?
             };
             last_in = id;
             if place == Place::ColumnMetaData
@@ -210,6 +233,24 @@ impl Copier<'_> {
             last_out = id;
             self.copy_value(ty, place.child(id), depth + 1, true)?;
         }
+    }
+
+    /// The next field's id and type, `Some(None)` at the struct's end; `last` is the previous
+    /// field's id (ids are delta-encoded).
+    fn field_header(&mut self, last: i16) -> Option<Option<(i16, u8)>> {
+        let header = self.byte()?;
+        let ty = header & 0x0f;
+        if ty == STOP {
+            return Some(None);
+        }
+        let delta = header >> 4;
+        let id = if delta == 0 {
+            let z = self.varint()?;
+            i16::try_from((z >> 1) as i64 ^ -((z & 1) as i64)).ok()?
+        } else {
+            last.checked_add(i16::from(delta))?
+        };
+        Some(Some((id, ty)))
     }
 
     /// Copies one value of type `ty`; `in_field` says whether a bool is carried by the field
@@ -326,10 +367,26 @@ mod tests {
         assert_eq!((c.num_values(), c.data_page_offset()), (39, 4));
     }
 
+    #[test]
+    fn page_header_sizes_are_read_and_other_fields_skipped() {
+        // 1: type = 0 (DATA_PAGE), 2: 300 (zigzag 600), 3: -1 (zigzag 1),
+        // 5: struct { 1: i32 = 4 }, stop; then page bytes.
+        let header = [
+            0x15, 0x00, 0x15, 0xd8, 0x04, 0x15, 0x01, 0x2c, 0x15, 0x08, STOP, STOP,
+        ];
+        let mut bytes = header.to_vec();
+        bytes.extend_from_slice(b"page data");
+        assert_eq!(page_header_sizes(&bytes), Some((header.len(), 300, -1)));
+        assert_eq!(page_header_sizes(&header[..6]), None);
+        // Without the compressed size it is no page header.
+        assert_eq!(page_header_sizes(&[0x15, 0x00, 0x15, 0x02, STOP]), None);
+    }
+
     proptest::proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let _ = sanitize(&bytes);
+            let _ = page_header_sizes(&bytes);
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Random and truncated bytes through every reader, through the public API: errors, never panics.
+//! Random and truncated bytes through every reader, through the public API: errors, never panics,
+//! each error one line naming the file. Mutations favour the bytes that make lengths and offsets
+//! lie (0x00, 0x7F, 0x80, 0xFF), and also run over the Apache conformance files.
 
 use std::sync::Arc;
 
@@ -22,6 +24,17 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>)> {
     w.write(&batch).unwrap();
     w.finish().unwrap();
     drop(w);
+    let mut lz4 = Vec::new();
+    let opts = arrow::ipc::writer::IpcWriteOptions::default()
+        .try_with_compression(Some(arrow::ipc::CompressionType::LZ4_FRAME))
+        .unwrap();
+    let mut w =
+        arrow::ipc::writer::FileWriter::try_new_with_options(&mut lz4, &batch.schema(), opts)
+            .unwrap();
+    w.write(&batch.slice(0, 120)).unwrap();
+    w.write(&batch.slice(120, 80)).unwrap();
+    w.finish().unwrap();
+    drop(w);
     let mut st = Vec::new();
     let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut st, &batch.schema()).unwrap();
     w.write(&batch).unwrap();
@@ -40,7 +53,16 @@ fn valid_files() -> Vec<(&'static str, Vec<u8>)> {
         ("f.csv", csv),
         ("f.csv.gz", gz),
         ("f.xlsx", xlsx),
+        ("lz4.feather", lz4),
     ]
+}
+
+/// An error must be one line naming the file; a panic outside the decoders (which the read-ahead
+/// thread would report as a crash) must not happen.
+fn check(name: &str, e: &mem_stream::StreamError) {
+    let msg = e.to_string();
+    assert!(!msg.contains("crashed"), "{name}: {msg}");
+    assert!(!msg.contains('\n') && msg.contains(name), "{name}: {msg}");
 }
 
 fn exercise(name: &str, bytes: &[u8]) {
@@ -49,25 +71,76 @@ fn exercise(name: &str, bytes: &[u8]) {
     std::fs::write(&p, bytes).unwrap();
     let loader = StreamingLoader::builder()
         .with_batch_size(7)
+        .with_memory_limit_mb(64.0)
         .build()
         .unwrap();
-    if let Ok(s) = loader.stream(&p) {
-        for item in s {
-            if let Err(e) = item {
-                // Decoder panics are caught on the read-ahead thread; they must not happen.
-                assert!(!e.to_string().contains("crashed"), "{name}: {e}");
-                break;
+    match loader.stream(&p) {
+        Ok(s) => {
+            for item in s {
+                if let Err(e) = item {
+                    check(name, &e);
+                    break;
+                }
+            }
+        }
+        Err(e) => check(name, &e),
+    }
+    if let Err(e) = loader.sample(&p, 3) {
+        check(name, &e);
+    }
+}
+
+/// The Apache files of `testdata/conformance` a mutation may start from.
+fn conformance_files() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/conformance");
+    let mut out = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|e| e == "arrow" || e == "parquet")
+            {
+                out.push(p);
             }
         }
     }
-    let _ = loader.sample(&p, 3);
+    out.sort();
+    out
+}
+
+/// A byte that makes a length or offset lie, or any byte.
+fn hostile_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        Just(0x00u8),
+        Just(0x7F),
+        Just(0x80),
+        Just(0xFF),
+        any::<u8>()
+    ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(160))]
 
     #[test]
-    fn truncated_and_flipped(which in 0usize..6, cut in 0.0f64..1.0, flips in proptest::collection::vec((0.0f64..1.0, any::<u8>()), 0..4)) {
+    fn conformance_files_flipped(which in any::<proptest::sample::Index>(), flips in proptest::collection::vec((0.0f64..1.0, hostile_byte()), 1..5)) {
+        let files = conformance_files();
+        let path = which.get(&files);
+        let mut bytes = std::fs::read(path).unwrap();
+        for (at, v) in flips {
+            let i = ((bytes.len() as f64) * at) as usize;
+            if let Some(b) = bytes.get_mut(i) { *b = v; }
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        exercise(&name, &bytes);
+    }
+
+    #[test]
+    fn truncated_and_flipped(which in 0usize..7, cut in 0.0f64..1.0, flips in proptest::collection::vec((0.0f64..1.0, hostile_byte()), 0..4)) {
         let files = valid_files();
         let (name, mut bytes) = files[which].clone();
         let len = ((bytes.len() as f64) * cut) as usize;
@@ -80,7 +153,7 @@ proptest! {
     }
 
     #[test]
-    fn random_bytes(which in 0usize..6, bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+    fn random_bytes(which in 0usize..7, bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let files = valid_files();
         let (name, valid) = &files[which];
         // Keep the right magic half of the time so the decoders themselves are exercised.

@@ -1,9 +1,11 @@
 //! Integration tests of mem-stream on real files.
 
 mod csv;
+mod csv_memory;
 mod csv_split;
 mod formats;
 mod fuzz;
+mod hostile;
 mod ods;
 
 use std::path::{Path, PathBuf};

@@ -4,8 +4,11 @@
 //!
 //! Two passes over the input keep memory bounded and the schema stable: the first settles the
 //! final (widest needed) types, the second brings every chunk to them and writes it.
+//!
+//! The output is written to a temporary file beside OUT and renamed over it only once complete
+//! (see [`crate::output`]): an interrupted run leaves the previous OUT, OUT may only be a regular
+//! file or a new path, and OUT may not be the input under another name (a hard link included).
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +20,7 @@ use mem_optimize::{OptimizeOptions, StreamOptimizer, array_memory_size};
 use serde_json::json;
 
 use super::stream::LoaderArgs;
+use crate::output::OutputFile;
 
 /// Arguments of `membound optimize`.
 #[derive(Debug, clap::Args)]
@@ -36,9 +40,13 @@ pub struct Args {
 }
 
 enum Writer {
-    Parquet(parquet::arrow::ArrowWriter<File>),
-    Ipc(arrow::ipc::writer::FileWriter<File>, DictUnifier),
+    /// A Parquet writer and the buffered bytes at which it closes a row group.
+    Parquet(parquet::arrow::ArrowWriter<OutputFile>, usize),
+    Ipc(arrow::ipc::writer::FileWriter<OutputFile>, DictUnifier),
 }
+
+/// Most bytes a Parquet row group is buffered to before it is written.
+const MAX_ROW_GROUP_BYTES: u64 = 64 << 20;
 
 /// Arrow IPC files allow one dictionary per column, extended by deltas, while each optimised
 /// chunk carries its own: this keeps one growing dictionary per string-dictionary column and
@@ -99,7 +107,13 @@ impl DictUnifier {
 }
 
 impl Writer {
-    fn create(out: &Path, schema: &SchemaRef) -> anyhow::Result<Self> {
+    /// A writer of `out` into `file`; Parquet row groups are closed at `row_group_bytes`.
+    fn create(
+        out: &Path,
+        file: OutputFile,
+        schema: &SchemaRef,
+        row_group_bytes: u64,
+    ) -> anyhow::Result<Self> {
         let ext = out
             .extension()
             .and_then(|e| e.to_str())
@@ -111,8 +125,6 @@ impl Writer {
                 out.display()
             );
         }
-        let file =
-            File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
         Ok(if ext == "parquet" {
             let props = parquet::file::properties::WriterProperties::builder()
                 .set_compression(parquet::basic::Compression::ZSTD(
@@ -121,11 +133,10 @@ impl Writer {
                 // Row groups are buffered whole while written: keep them moderate.
                 .set_max_row_group_row_count(Some(256 * 1024))
                 .build();
-            Self::Parquet(parquet::arrow::ArrowWriter::try_new(
-                file,
-                schema.clone(),
-                Some(props),
-            )?)
+            Self::Parquet(
+                parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props))?,
+                usize::try_from(row_group_bytes).unwrap_or(usize::MAX),
+            )
         } else {
             let opts = arrow::ipc::writer::IpcWriteOptions::default()
                 .try_with_compression(Some(arrow::ipc::CompressionType::LZ4_FRAME))?
@@ -139,20 +150,25 @@ impl Writer {
 
     fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
         match self {
-            Self::Parquet(w) => w.write(batch)?,
+            Self::Parquet(w, max) => {
+                w.write(batch)?;
+                // Wide rows fill a row group's memory long before its row count.
+                if w.memory_size() >= *max {
+                    w.flush()?;
+                }
+            }
             Self::Ipc(w, dicts) => w.write(&dicts.unify(batch)?)?,
         }
         Ok(())
     }
 
+    /// Writes the footer and renames the finished file over the target.
     fn finish(self) -> anyhow::Result<()> {
-        match self {
-            Self::Parquet(w) => {
-                w.close()?;
-            }
-            Self::Ipc(mut w, _) => w.finish()?,
-        }
-        Ok(())
+        let file = match self {
+            Self::Parquet(w, _) => w.into_inner()?,
+            Self::Ipc(w, _) => w.into_inner()?,
+        };
+        file.commit()
     }
 }
 
@@ -174,17 +190,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.out.display()
         );
     }
-    if args
-        .out
-        .canonicalize()
-        .ok()
-        .is_some_and(|o| args.path.canonicalize().is_ok_and(|p| p == o))
-    {
-        anyhow::bail!(
-            "{}: the output would overwrite the input",
-            args.out.display()
-        );
-    }
+    // Refuses a FIFO, device, symlink or directory as OUT, and the input itself (same device
+    // and inode), before any work; the temporary file is removed if anything fails.
+    let out_file = OutputFile::create(&args.out, &[&args.path])?;
     let loader = args.loader.builder().with_optimize(false).build()?;
     let opts = if args.tighter {
         OptimizeOptions::default().tighter()
@@ -214,7 +222,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     // Pass 2: every chunk in the final types, written as it comes.
-    let mut writer = Writer::create(&args.out, &final_schema)?;
+    let row_group_bytes =
+        MAX_ROW_GROUP_BYTES.min(mem_monitor::mb_to_bytes(loader.memory_limit_mb()) / 8);
+    let mut writer = Writer::create(&args.out, out_file, &final_schema, row_group_bytes)?;
     let mut after = vec![0usize; final_schema.fields().len()];
     let mut rows = 0u64;
     for item in loader.stream(&args.path)? {

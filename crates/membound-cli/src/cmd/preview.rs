@@ -29,7 +29,7 @@ pub struct Args {
     /// The sheet of a workbook (default: the first).
     #[arg(long)]
     sheet: Option<String>,
-    /// Memory limit in MB; the rows shown hold at most a sixteenth of it (and 8 MiB).
+    /// Memory limit in MB; the rows shown hold at most a sixteenth of it, and 8 MiB.
     #[arg(long, default_value_t = mem_stream::DEFAULT_MEMORY_LIMIT_MB)]
     memory_limit_mb: f64,
     /// One JSON object `{"columns":[..],"rows":[[..],..]}` instead of a table.
@@ -101,11 +101,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (batch, meta) = loader.sample(&args.path, args.rows)?;
     if batch.num_rows() < args.rows && meta.progress < 1.0 {
         eprintln!(
-            "note: {}: showing the first {} rows; the {} asked for would take more than the \
-             preview's share of the memory limit (raise --memory-limit-mb)",
+            "note: {}: showing the first {} rows: a preview holds at most {} of data \
+             (`membound stream` reads all rows)",
             args.path.display(),
             batch.num_rows(),
-            args.rows
+            mem_monitor::format_bytes(loader.chunk_bytes())
         );
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -159,7 +159,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let page = arrow::record_batch::RecordBatch::try_new_with_options(
                 std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
                 columns,
-                &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(page.num_rows())),
+                &arrow::record_batch::RecordBatchOptions::new()
+                    .with_row_count(Some(page.num_rows())),
             )?;
             writeln!(
                 out,

@@ -147,7 +147,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 std::io::ErrorKind::NotFound => 127,
                 _ => 126,
             };
-            eprintln!("error: {}: cannot run the command: {e}", program.to_string_lossy());
+            eprintln!(
+                "error: {}: cannot run the command: {e}",
+                program.to_string_lossy()
+            );
             return Ok(ExitCode::from(code));
         }
     };

@@ -1,6 +1,6 @@
 //! Mutators: generic byte-level ones, and format-aware ones that aim at length fields (Parquet
-//! and Arrow footers, IPC message prefixes, the `.npy` header, zcache entry headers re-sealed
-//! so they pass their checksums) and at CSV/JSON Lines structure.
+//! and Arrow footers, Parquet's Thrift varints, IPC message prefixes, the `.npy` header, zcache
+//! entry headers re-sealed so they pass their checksums) and at CSV/JSON Lines structure.
 //!
 //! Every mutator takes the case's generator and returns a short description of what it did,
 //! recorded beside a failing input.
@@ -10,6 +10,7 @@ use super::rng::Rng;
 
 mod binary;
 mod text;
+mod thrift;
 mod zcache;
 
 /// Largest size a mutant may grow to (long lines, inserted ranges): keeps the harness itself
@@ -46,7 +47,10 @@ pub fn mutate(data: &mut Vec<u8>, format: Format, rng: &mut Rng) -> Vec<String> 
 /// One format-aware mutation, or `None` when the format (or what is left of the file) has none.
 fn format_aware(data: &mut Vec<u8>, format: Format, rng: &mut Rng) -> Option<String> {
     match format {
-        Format::Parquet => binary::footer(data, b"PAR1", 4, rng),
+        Format::Parquet => match rng.below(2) {
+            0 => binary::footer(data, b"PAR1", 4, rng),
+            _ => thrift::lie(data, rng),
+        },
         Format::ArrowFile => match rng.below(3) {
             0 => binary::footer(data, b"ARROW1", 4, rng),
             _ => binary::ipc_message(data, 8, rng),

@@ -116,6 +116,12 @@ pub(crate) fn csv_reader(data: &[u8], delimiter: u8, quote: u8) -> csv::Reader<&
         .from_reader(data)
 }
 
+/// Bytes of text inference reads at most: the options' bound, within a record's share.
+pub(crate) fn inference_bytes(opts: &CsvOptions, budget: &Budget) -> usize {
+    opts.inference_bytes
+        .min(usize::try_from(budget.record_max()).unwrap_or(usize::MAX))
+}
+
 /// Reads the header and infers types from `data`, which holds `complete` whole records
 /// (the rest of `data`, if any, is a partial record and is ignored); refuses more columns than
 /// the budget holds before building anything per column.
@@ -168,7 +174,12 @@ pub(crate) fn infer(
     }
     let mut kinds: Vec<Kind> = vec![Kind::Null; names.len()];
     let mut rows = 0usize;
-    while rows < opts.inference_rows && seen < complete && read(&mut reader, &mut record)? {
+    let max_bytes = inference_bytes(opts, budget) as u64;
+    while rows < opts.inference_rows
+        && seen < complete
+        && (rows == 0 || reader.position().byte() < max_bytes)
+        && read(&mut reader, &mut record)?
+    {
         seen += 1;
         if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
             continue; // a blank line

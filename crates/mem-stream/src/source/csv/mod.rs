@@ -3,31 +3,28 @@
 //!
 //! Memory is bounded by the channels and the blocks: at most `ORDER_CAP` blocks are between the
 //! splitter and the consumer, whatever the file size, and a block is cut once its decoding could
-//! cost the budget's chunk share (see [`DecodeConfig::cost`]); a single record that could cost
+//! cost the budget's chunk share (see `DecodeConfig::cost`); a single record that could cost
 //! more than a record's share is an error naming its line.
 
+mod decode;
 mod infer;
 mod split;
 
 use std::fs::File;
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use arrow::csv::ReaderBuilder;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use decode::{DecodeConfig, record_error};
 pub(crate) use infer::infer;
-use split::{Block, Cost, SplitError, Splitter};
+use split::{Block, SplitError, Splitter};
 
 use super::{BatchSource, OpenRequest, projection_indices};
-use crate::budget::Budget;
 use crate::error::{Result, StreamError};
-use crate::guard::contain;
-use crate::options::CsvOptions;
 
 /// Blocks in flight between the splitter and the consumer (parsed or being parsed).
 const ORDER_CAP: usize = 4;
@@ -49,164 +46,6 @@ impl Read for CountingReader {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-/// What a worker needs to parse a block.
-struct DecodeConfig {
-    path: PathBuf,
-    /// All columns of the file.
-    schema: SchemaRef,
-    projection: Option<Vec<usize>>,
-    delimiter: u8,
-    opts: CsvOptions,
-    /// Rows the column types were inferred from.
-    inferred_rows: usize,
-    budget: Budget,
-    /// The longest record accepted, bytes: the options' maximum or what the budget allows.
-    record_cap: usize,
-}
-
-/// The error for a record the splitter refused (or a read error).
-fn record_error(
-    path: &std::path::Path,
-    opts: &CsvOptions,
-    budget: &Budget,
-    cap: usize,
-    e: SplitError,
-) -> StreamError {
-    match e {
-        SplitError::Io(e) => StreamError::io(path, "cannot read", e),
-        SplitError::RecordTooLong { line, bytes } if cap >= opts.max_record_bytes => {
-            StreamError::malformed(
-                path,
-                Some(line),
-                format!(
-                    "a record is longer than {cap} bytes ({bytes} read so far); is a quote left \
-                     open? (raise CsvOptions::with_max_record_bytes for longer records)"
-                ),
-            )
-        }
-        SplitError::RecordTooLong { line, bytes } => budget.over(
-            path,
-            Some(line),
-            format!("a record of more than {}", mem_monitor::format_bytes(bytes as u64)),
-            budget.record_max(),
-            cap as u64,
-            "; is a quote left open?",
-        ),
-    }
-}
-
-/// Decoded bytes per value of a column type beyond its text (which is counted per byte): the
-/// fixed-width value or the offset of a string, rounded up to whole bytes.
-fn fixed_width(t: &arrow::datatypes::DataType) -> u64 {
-    use arrow::datatypes::DataType;
-    match t {
-        DataType::Boolean | DataType::Null => 1,
-        DataType::Utf8 | DataType::Binary => 4,
-        DataType::LargeUtf8 | DataType::LargeBinary => 8,
-        other => other.primitive_width().map_or(16, |w| w as u64),
-    }
-}
-
-impl DecodeConfig {
-    /// An upper bound of the memory a block holds while it is decoded: its text, the decoder's
-    /// copy of the fields (at least 8 bytes each, zero-filled up front) and their 8-byte end
-    /// offsets, and the decoded arrays (strings' bytes plus each value's fixed width and
-    /// validity bit). Blank lines count as records, which only overestimates.
-    fn cost(&self) -> Cost {
-        let columns = self.schema.fields().len() as u64;
-        let decoded = |i: usize| {
-            self.schema
-                .fields()
-                .get(i)
-                .map_or(0, |f| fixed_width(f.data_type()) + 1)
-        };
-        let values: u64 = match &self.projection {
-            Some(p) => p.iter().map(|&i| decoded(i)).sum(),
-            None => (0..self.schema.fields().len()).map(decoded).sum(),
-        };
-        Cost {
-            per_byte: 3,
-            per_record: columns.saturating_mul(16).saturating_add(values),
-        }
-    }
-
-    fn decode(&self, block: &Block) -> Result<Option<RecordBatch>> {
-        contain(&self.path, "CSV", || self.decode_checked(block))
-    }
-
-    fn split_error(&self, e: SplitError) -> StreamError {
-        record_error(&self.path, &self.opts, &self.budget, self.record_cap, e)
-    }
-
-    fn decode_checked(&self, block: &Block) -> Result<Option<RecordBatch>> {
-        self.decode_inner(&block.data, block.records).map_err(|e| {
-            infer::locate_mismatch(
-                &self.path,
-                &block.data,
-                block.first_line,
-                &self.schema,
-                self.delimiter,
-                &self.opts,
-                self.inferred_rows,
-            )
-            .unwrap_or_else(|| StreamError::Malformed {
-                path: self.path.clone(),
-                line: Some(block.first_line),
-                column: None,
-                message: format!("in the block of records starting here: {e}"),
-            })
-        })
-    }
-
-    fn decode_inner(
-        &self,
-        data: &[u8],
-        records: usize,
-    ) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
-        let mut builder = ReaderBuilder::new(self.schema.clone())
-            .with_header(false)
-            .with_delimiter(self.delimiter)
-            .with_quote(self.opts.quote)
-            // The decoder zero-fills `batch size x columns` fields up front: exactly the block's
-            // records, which its cost already counts.
-            .with_batch_size(records.saturating_add(1).min(1 << 22));
-        if let Some(p) = &self.projection {
-            builder = builder.with_projection(p.clone());
-        }
-        let mut decoder = builder.build_decoder();
-        let mut batches = Vec::new();
-        let mut pos = 0;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let n = decoder.decode(rest)?;
-            pos += n;
-            if decoder.capacity() == 0 || rest.is_empty() {
-                if let Some(b) = decoder.flush()? {
-                    batches.push(b);
-                }
-            } else if n == 0 {
-                return Err(arrow::error::ArrowError::CsvError(
-                    "the CSV decoder made no progress".to_owned(),
-                ));
-            }
-            if rest.is_empty() {
-                break;
-            }
-        }
-        match batches.len() {
-            0 => Ok(None),
-            1 => Ok(batches.pop()),
-            _ => {
-                let schema = batches
-                    .first()
-                    .map(RecordBatch::schema)
-                    .unwrap_or_else(|| self.schema.clone());
-                arrow::compute::concat_batches(&schema, &batches).map(Some)
-            }
-        }
     }
 }
 
@@ -264,7 +103,7 @@ impl CsvSource {
         let infer_rows = req
             .limit
             .map_or(opts.inference_rows, |l| l.clamp(1, opts.inference_rows));
-        let infer_bytes = opts.inference_bytes.min(record_max);
+        let infer_bytes = infer::inference_bytes(&opts, &budget);
         let read_error = |e: SplitError| record_error(path, &opts, &budget, head_cap, e);
         splitter
             .fill_records(infer_rows.saturating_add(header), infer_bytes)
@@ -319,7 +158,7 @@ impl CsvSource {
                 format!("decoding a record of {} columns", names.len()),
                 per_record,
                 budget.record_max(),
-                "; or read fewer columns (--columns)",
+                "read fewer columns (--columns) or raise the memory limit (--memory-limit-mb)",
             ));
         }
         let by_budget = (budget.record_max() - cost.per_record) / cost.per_byte;

@@ -97,6 +97,8 @@ pub(crate) struct Splitter {
     started: bool,
     /// The block in `buf[..boundary]` reached the maximum cost.
     full: bool,
+    /// A complete record longer than `max_record_bytes`: its line and length.
+    too_long: Option<(u64, usize)>,
 }
 
 impl Splitter {
@@ -124,6 +126,7 @@ impl Splitter {
             line: 1,
             started: false,
             full: false,
+            too_long: None,
         }
     }
 
@@ -155,8 +158,7 @@ impl Splitter {
     pub(crate) fn fill_records(&mut self, n: usize, max_bytes: usize) -> Result<(), SplitError> {
         loop {
             self.scan(n);
-            if self.records >= n || self.eof || (self.records > 0 && self.buf.len() >= max_bytes)
-            {
+            if self.records >= n || self.eof || (self.records > 0 && self.buf.len() >= max_bytes) {
                 return Ok(());
             }
             self.check_record_size()?;
@@ -178,10 +180,13 @@ impl Splitter {
         let target = target.max(1);
         loop {
             self.scan(target);
+            self.check_scanned()?;
             if self.records >= target || self.full {
                 return Ok(Some(self.cut(self.boundary)));
             }
             if self.eof {
+                // The last record, without a line break, is bounded like the others.
+                self.check_record_size()?;
                 if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
                     self.buf.clear();
                     self.reset_scan();
@@ -200,6 +205,15 @@ impl Splitter {
         }
     }
 
+    /// Refuses a complete record the scan found too long.
+    fn check_scanned(&self) -> Result<(), SplitError> {
+        match self.too_long {
+            Some((line, bytes)) => Err(SplitError::RecordTooLong { line, bytes }),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses the incomplete record at the end of the buffer once it is too long.
     fn check_record_size(&self) -> Result<(), SplitError> {
         let bytes = self.buf.len().saturating_sub(self.boundary);
         if bytes > self.max_record_bytes {
@@ -231,6 +245,7 @@ impl Splitter {
 
     fn reset_scan(&mut self) {
         self.full = false;
+        self.too_long = None;
         self.scanned = 0;
         self.in_quotes = false;
         self.boundary = 0;
@@ -244,7 +259,7 @@ impl Splitter {
     /// `buf[0]` is always a record start (the scan restarts there after every cut), and
     /// `in_quotes` carries the state at `scanned` across refills.
     fn scan(&mut self, target: usize) {
-        if self.records >= target || self.full {
+        if self.records >= target || self.full || self.too_long.is_some() {
             return;
         }
         let (quote, delimiter) = (self.quote, self.delimiter);
@@ -259,6 +274,12 @@ impl Splitter {
             if buf.get(pos) == Some(&b'\n') {
                 self.newlines_scanned += 1;
                 if !self.in_quotes {
+                    if i - self.boundary > self.max_record_bytes {
+                        self.too_long =
+                            Some((self.line + self.newlines_at_boundary, i - self.boundary));
+                        self.scanned = i;
+                        return;
+                    }
                     self.boundary = i;
                     self.newlines_at_boundary = self.newlines_scanned;
                     self.records += 1;
@@ -365,6 +386,57 @@ mod tests {
         // Either a clean error or the whole rest as one last block; never unbounded growth.
         let r = s.next_block(10);
         assert!(r.is_err() || r.unwrap().is_some());
+    }
+
+    #[test]
+    fn blocks_are_cut_at_their_cost_and_long_records_refused() {
+        let mut input = Vec::new();
+        for i in 0..20 {
+            input.extend_from_slice(format!("{i},{}\n", "v".repeat(50)).as_bytes());
+        }
+        input.extend_from_slice(format!("x,{}\ny\n", "w".repeat(500)).as_bytes());
+        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', b',', 1 << 20);
+        // 10 per byte and 100 per record: a record of ~54 bytes costs ~640, a block is full
+        // after the record that reaches 2000.
+        s.set_limits(
+            Cost {
+                per_byte: 10,
+                per_record: 100,
+            },
+            2000,
+            400,
+        );
+        let mut sizes = Vec::new();
+        let err = loop {
+            match s.next_block(1000) {
+                Ok(Some(b)) => sizes.push(b.records),
+                Ok(None) => panic!("the long record was accepted"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(sizes, [4, 4, 4, 4, 4]);
+        assert!(
+            matches!(
+                err,
+                SplitError::RecordTooLong {
+                    line: 21,
+                    bytes: 503
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn inference_fill_stops_at_its_bytes() {
+        let input: Vec<u8> = (0..10_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', b',', 1 << 20);
+        s.fill_records(1_000_000, 100).unwrap();
+        let (records, _) = s.buffered_records();
+        // One refill is read whole (up to 1 MiB); the records in it are what inference sees.
+        assert!(records >= 1 && s.buffered().len() <= READ_SIZE, "{records}");
     }
 
     #[test]

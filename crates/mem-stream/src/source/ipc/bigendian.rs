@@ -77,6 +77,7 @@ pub(crate) struct BigEndianIpcSource {
     blocks: Vec<Block>,
     next: usize,
     schema: SchemaRef,
+    full_schema: SchemaRef,
 }
 
 impl BigEndianIpcSource {
@@ -109,7 +110,8 @@ impl BigEndianIpcSource {
         tracing::debug!(path = %path.display(), "reading a big-endian IPC file by byte-swapping");
         Ok(Self {
             ipc,
-            decoder: MessageDecoder::new(&path, info.schema, projection, budget),
+            decoder: MessageDecoder::new(&path, info.schema.clone(), projection, budget),
+            full_schema: info.schema,
             widths,
             blocks: info.batches,
             next: 0,
@@ -132,7 +134,7 @@ impl BigEndianIpcSource {
                 "compressed big-endian IPC files are not supported".to_owned()
             ));
         }
-        check_batch(&path, &rb, body.as_slice())?;
+        check_batch(&path, &rb, body.as_slice(), &self.full_schema)?;
         let buffers: Vec<(usize, usize)> = rb
             .buffers()
             .iter()

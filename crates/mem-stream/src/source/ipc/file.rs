@@ -144,7 +144,8 @@ impl IpcFile {
     ) -> Result<(Vec<u8>, MutableBuffer)> {
         let path = self.path.clone();
         let bad = |m: String| StreamError::malformed(&path, None, m);
-        let (offset, meta_len, body_len) = (block.offset(), block.metaDataLength(), block.bodyLength());
+        let (offset, meta_len, body_len) =
+            (block.offset(), block.metaDataLength(), block.bodyLength());
         let span = u64::try_from(offset)
             .ok()
             .filter(|&o| o >= LEADING_MAGIC)
@@ -160,14 +161,25 @@ impl IpcFile {
         };
         let allowed = self.budget.batch_max();
         if body_len > allowed {
-            return Err(self.budget.over(&path, None, what.to_owned(), body_len, allowed, ""));
+            return Err(self.budget.over(
+                &path,
+                None,
+                what.to_owned(),
+                body_len,
+                allowed,
+                crate::budget::RAISE_LIMIT,
+            ));
         }
         let mut meta = vec![0u8; usize::try_from(meta_len).unwrap_or(usize::MAX)];
         self.file
             .seek(SeekFrom::Start(offset))
             .and_then(|_| self.file.read_exact(&mut meta))
             .map_err(|e| StreamError::io(&path, "cannot read", e))?;
-        let body = read_body(&path, &mut self.file, usize::try_from(body_len).unwrap_or(usize::MAX))?;
+        let body = read_body(
+            &path,
+            &mut self.file,
+            usize::try_from(body_len).unwrap_or(usize::MAX),
+        )?;
         Ok((meta, body))
     }
 }

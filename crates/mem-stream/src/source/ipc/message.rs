@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::ArrayRef;
 use arrow::buffer::{Buffer, MutableBuffer};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::{Message, MessageHeader};
 use arrow::record_batch::RecordBatch;
 
@@ -78,28 +78,75 @@ pub(crate) fn read_body(
     Ok(body)
 }
 
-/// Checks a record batch header against its body: counts not negative, every buffer inside the
-/// body, compressed buffers' decompressed lengths sane; returns the bytes decoding will hold.
+/// The child fields whose arrays follow a column's own in an IPC batch (a dictionary's values
+/// come in dictionary batches).
+fn children(t: &DataType) -> Vec<&Field> {
+    match t {
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => vec![f.as_ref()],
+        DataType::Struct(fields) => fields.iter().map(AsRef::as_ref).collect(),
+        DataType::Union(fields, _) => fields.iter().map(|(_, f)| f.as_ref()).collect(),
+        DataType::RunEndEncoded(a, b) => vec![a.as_ref(), b.as_ref()],
+        _ => Vec::new(),
+    }
+}
+
+/// Walks `field`'s arrays (field nodes) in IPC order: each must exist, have no negative count,
+/// no more nulls than values, and, in a column of type null, only nulls.
+fn check_nodes(
+    field: &Field,
+    nodes: &mut impl Iterator<Item = (usize, arrow::ipc::FieldNode)>,
+) -> std::result::Result<(), String> {
+    let (i, node) = nodes
+        .next()
+        .ok_or_else(|| format!("column {:?} has no array in the batch", field.name()))?;
+    let (len, nulls) = (node.length(), node.null_count());
+    if len < 0 || nulls < 0 || nulls > len {
+        return Err(format!(
+            "Arrow IPC array {i} (column {:?}) claims {len} values of which {nulls} null",
+            field.name()
+        ));
+    }
+    if field.data_type() == &DataType::Null && nulls != len {
+        return Err(format!(
+            "Arrow IPC array {i} (column {:?}, of type null) claims {nulls} nulls among {len} values",
+            field.name()
+        ));
+    }
+    children(field.data_type())
+        .into_iter()
+        .try_for_each(|child| check_nodes(child, nodes))
+}
+
+/// Checks a record batch header against its body and its schema: the arrays the schema needs
+/// (see [`check_nodes`]), every buffer inside the body, compressed buffers' decompressed
+/// lengths sane; returns the bytes decoding will hold.
 pub(crate) fn check_batch(
     path: &Path,
     rb: &arrow::ipc::RecordBatch<'_>,
     body: &[u8],
+    schema: &Schema,
 ) -> Result<u64> {
     let bad = |m: String| StreamError::malformed(path, None, m);
+    let mut nodes = rb.nodes().into_iter().flatten().copied().enumerate();
+    for field in schema.fields() {
+        check_nodes(field, &mut nodes).map_err(bad)?;
+    }
+    let extra = nodes.count();
+    if extra > 0 {
+        return Err(bad(format!(
+            "an Arrow IPC batch holds {extra} more arrays than its schema needs"
+        )));
+    }
     if rb.length() < 0 {
         return Err(bad(format!(
             "an Arrow IPC batch claims {} rows",
             rb.length()
         )));
-    }
-    for (i, node) in rb.nodes().iter().flatten().enumerate() {
-        if node.length() < 0 || node.null_count() < 0 || node.null_count() > node.length() {
-            return Err(bad(format!(
-                "Arrow IPC array {i} claims {} values of which {} null",
-                node.length(),
-                node.null_count()
-            )));
-        }
     }
     let compressed = rb.compression().is_some();
     let mut needed: u64 = 0;
@@ -144,6 +191,19 @@ pub(crate) fn check_batch(
     Ok(needed)
 }
 
+/// A field of the type of dictionary `id`'s values, as a dictionary batch encodes them.
+fn dictionary_values(schema: &Schema, id: i64) -> Option<Field> {
+    #[expect(
+        deprecated,
+        reason = "IPC dictionary ids live in the schema's fields in arrow 60"
+    )]
+    let fields = schema.fields_with_dict_id(id);
+    match fields.first()?.data_type() {
+        DataType::Dictionary(_, value) => Some(Field::new("", value.as_ref().clone(), true)),
+        _ => None,
+    }
+}
+
 /// Decodes the messages of one IPC file or stream after checking them, keeping the dictionaries.
 pub(crate) struct MessageDecoder {
     path: PathBuf,
@@ -177,24 +237,37 @@ impl MessageDecoder {
     fn check_size(&self, what: String, needed: u64) -> Result<()> {
         let allowed = self.budget.batch_max();
         if needed > allowed {
-            return Err(self
-                .budget
-                .over(&self.path, None, what, needed, allowed, ""));
+            return Err(self.budget.over(
+                &self.path,
+                None,
+                what,
+                needed,
+                allowed,
+                crate::budget::RAISE_LIMIT,
+            ));
         }
         Ok(())
     }
 
     /// Decodes `message` with its `body`: a record batch, or `None` after a dictionary batch (or
     /// an empty message).
-    pub(crate) fn decode(&mut self, message: &Message<'_>, body: &Buffer) -> Result<Option<RecordBatch>> {
+    pub(crate) fn decode(
+        &mut self,
+        message: &Message<'_>,
+        body: &Buffer,
+    ) -> Result<Option<RecordBatch>> {
         let path = self.path.clone();
         let version = message.version();
         match message.header_type() {
             MessageHeader::RecordBatch => {
                 let rb = message.header_as_record_batch().ok_or_else(|| {
-                    StreamError::malformed(&path, None, "an Arrow IPC record batch without its header")
+                    StreamError::malformed(
+                        &path,
+                        None,
+                        "an Arrow IPC record batch without its header",
+                    )
                 })?;
-                let needed = check_batch(&path, &rb, body)?;
+                let needed = check_batch(&path, &rb, body, &self.schema)?;
                 let index = self.batches;
                 self.check_size(format!("Arrow IPC record batch {index}"), needed)?;
                 self.batches += 1;
@@ -213,12 +286,27 @@ impl MessageDecoder {
             }
             MessageHeader::DictionaryBatch => {
                 let db = message.header_as_dictionary_batch().ok_or_else(|| {
-                    StreamError::malformed(&path, None, "an Arrow IPC dictionary batch without its header")
+                    StreamError::malformed(
+                        &path,
+                        None,
+                        "an Arrow IPC dictionary batch without its header",
+                    )
                 })?;
                 let data = db.data().ok_or_else(|| {
-                    StreamError::malformed(&path, None, "an Arrow IPC dictionary batch without data")
+                    StreamError::malformed(
+                        &path,
+                        None,
+                        "an Arrow IPC dictionary batch without data",
+                    )
                 })?;
-                let needed = check_batch(&path, &data, body)?;
+                let values = dictionary_values(&self.schema, db.id()).ok_or_else(|| {
+                    StreamError::malformed(
+                        &path,
+                        None,
+                        format!("Arrow IPC dictionary {} belongs to no column", db.id()),
+                    )
+                })?;
+                let needed = check_batch(&path, &data, body, &Schema::new(vec![values]))?;
                 let held: u64 = self
                     .dictionaries
                     .values()
@@ -265,6 +353,9 @@ mod tests {
             describe_flatbuffer_error(&e),
             "Range [10, 20) is out of bounds (in table field `name` at position 4, in vector element 0 at position 8)"
         );
-        assert_eq!(describe_flatbuffer_error(&"Too many tables.\n"), "Too many tables");
+        assert_eq!(
+            describe_flatbuffer_error(&"Too many tables.\n"),
+            "Too many tables"
+        );
     }
 }

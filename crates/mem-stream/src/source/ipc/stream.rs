@@ -98,7 +98,7 @@ impl Framer {
                 "an Arrow IPC message body",
                 body_len,
                 allowed,
-                "",
+                crate::budget::RAISE_LIMIT,
             ));
         }
         let body = read_body(

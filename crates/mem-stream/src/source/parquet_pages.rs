@@ -1,0 +1,105 @@
+//! Page headers checked before the Parquet reader trusts them: it allocates a page's
+//! `uncompressed_page_size` (zero-filled, for snappy) before decompressing it, so one header in a
+//! small file could claim 2 GB. The headers of every column chunk to be read are walked first (no
+//! page is read or decompressed) and a page larger than a batch's share of the memory limit is
+//! refused.
+//!
+//! Headers that do not parse are left to the reader, which reports them; this only looks for
+//! sizes that parse and lie.
+
+use std::fs::File;
+use std::path::Path;
+
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
+
+use super::parquet_footer::page_header_sizes;
+use crate::budget::Budget;
+use crate::error::{Result, StreamError};
+
+/// Bytes read first for a page header; most are a few dozen bytes, statistics make some larger.
+const FIRST_READ: u64 = 256;
+/// Headers larger than this are left to the reader.
+const MAX_HEADER: u64 = 16 << 20;
+/// Pages walked at most per column chunk.
+const MAX_PAGES: usize = 1 << 20;
+
+/// Refuses a page of a projected column (`projection` holds root column names) whose stated
+/// uncompressed size is over the budget's batch share, or negative, or whose stated compressed
+/// size runs past its column chunk.
+pub(crate) fn check_page_sizes(
+    path: &Path,
+    file: &File,
+    md: &ParquetMetaData,
+    projection: Option<&[String]>,
+    budget: &Budget,
+) -> Result<()> {
+    let allowed = budget.batch_max();
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        for c in rg.columns() {
+            let root = c.column_path().parts().first().cloned().unwrap_or_default();
+            if projection.is_some_and(|p| !p.contains(&root)) {
+                continue;
+            }
+            // `check_layout` made sure the range is inside the file and not negative.
+            let (start, len) = c.byte_range();
+            let end = start.saturating_add(len);
+            let mut pos = start;
+            for page in 0..MAX_PAGES {
+                if pos >= end {
+                    break;
+                }
+                let Some((header, uncompressed, compressed)) = read_header(file, pos, end) else {
+                    break;
+                };
+                let what = || {
+                    format!(
+                        "row group {g}, column {}, page {page}",
+                        c.column_path().string()
+                    )
+                };
+                let (Ok(uncompressed), Ok(compressed)) =
+                    (u64::try_from(uncompressed), u64::try_from(compressed))
+                else {
+                    return Err(StreamError::malformed(
+                        path,
+                        None,
+                        format!(
+                            "{}: the page header states negative sizes ({uncompressed} and {compressed} bytes)",
+                            what()
+                        ),
+                    ));
+                };
+                if uncompressed > allowed {
+                    return Err(budget.over(
+                        path,
+                        None,
+                        format!("{}, decompressed,", what()),
+                        uncompressed,
+                        allowed,
+                        crate::budget::RAISE_LIMIT,
+                    ));
+                }
+                pos = pos.saturating_add(header).saturating_add(compressed);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The page header at `pos` (before `end`): its length and sizes, reading more of the file while
+/// it is cut short.
+fn read_header(file: &File, pos: u64, end: u64) -> Option<(u64, i32, i32)> {
+    let mut want = FIRST_READ;
+    loop {
+        let n = want.min(end - pos);
+        let bytes = file.get_bytes(pos, usize::try_from(n).ok()?).ok()?;
+        if let Some((header, uncompressed, compressed)) = page_header_sizes(&bytes) {
+            return Some((header as u64, uncompressed, compressed));
+        }
+        if n < want || want >= MAX_HEADER {
+            return None;
+        }
+        want *= 16;
+    }
+}
