@@ -6,6 +6,7 @@
 //! cap, and every case that panics, hangs, breaches the cap, dies of a signal or fails without
 //! an `error:` line is kept under `target/fuzz/<class>/`.
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -154,8 +155,11 @@ fn drive(
                     if index >= args.cases {
                         break;
                     }
-                    let result = run_case(corpus, info, limits, index, &scratch)
-                        .with_context(|| format!("case {index}"));
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        run_case(corpus, info, limits, index, &scratch)
+                    }))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the harness panicked")))
+                    .with_context(|| format!("case {index}"));
                     if tx.send(result).is_err() {
                         break;
                     }

@@ -127,8 +127,8 @@ pub(super) fn inside_gzip(data: &mut Vec<u8>, n: usize, rng: &mut Rng) -> String
 pub(super) fn npy(data: &mut Vec<u8>, rng: &mut Rng) -> Option<String> {
     let header = corpus::parse_npy_header(data)?;
     let (rows, dim) = (header.rows.to_string(), header.dim.to_string());
-    let rows_plus = (header.rows + 1).to_string();
-    let dim_plus = (header.dim + 1).to_string();
+    let rows_plus = header.rows.saturating_add(1).to_string();
+    let dim_plus = header.dim.saturating_add(1).to_string();
     let dict = match rng.below(8) {
         0 | 1 => {
             let (r, c) = *rng.pick(&[
