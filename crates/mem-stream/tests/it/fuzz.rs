@@ -90,9 +90,9 @@ fn exercise(name: &str, bytes: &[u8]) {
     }
 }
 
-/// The Apache files of `testdata/conformance` a mutation may start from.
+/// The Apache files of `tests/fixtures` (shipped with the crate) a mutation may start from.
 fn conformance_files() -> Vec<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/conformance");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut out = Vec::new();
     let mut dirs = vec![root];
     while let Some(dir) = dirs.pop() {

@@ -35,9 +35,11 @@ fn assert_clean(e: &StreamError, path: &Path) {
     );
 }
 
+/// A conformance file shipped with the crate (`tests/fixtures`, same layout as the
+/// repository's `testdata/conformance`).
 fn conformance(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/conformance")
+        .join("tests/fixtures")
         .join(rel)
 }
 

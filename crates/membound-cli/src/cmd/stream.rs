@@ -211,14 +211,6 @@ impl Summary {
     }
 }
 
-/// The kernel's peak RSS of this process (`VmHWM`), which also sees peaks between samples.
-fn high_water_mark() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 fn mb(bytes: u64) -> f64 {
     (mem_monitor::bytes_to_mb(bytes) * 10.0).round() / 10.0
 }
@@ -278,7 +270,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Ok(s) = mem_monitor::memory_stats() {
         peak_rss = peak_rss.max(s.process_rss_bytes);
     }
-    peak_rss = peak_rss.max(high_water_mark().unwrap_or(0));
+    // The kernel's high-water mark also sees peaks between samples.
+    peak_rss = peak_rss.max(mem_monitor::peak_rss_bytes().unwrap_or(0));
     let schema = stream.schema();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if let Some(bar) = bar {
