@@ -26,6 +26,7 @@
 
 mod bytes;
 mod error;
+mod files;
 mod global;
 mod hook;
 mod level;
@@ -37,6 +38,7 @@ mod stats;
 
 pub use bytes::{GIB, KIB, MIB, bytes_to_mb, format_bytes, mb_to_bytes};
 pub use error::MonitorError;
+pub use files::file_kind;
 pub use global::{
     get_memory_monitor, get_memory_stats, start_memory_monitoring, stop_memory_monitoring,
 };

@@ -14,34 +14,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 
-/// Words for what a non-regular file is.
-fn kind_of(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file"
-    }
-}
-
 #[cfg(unix)]
 fn same_file(a: &Metadata, b: &Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -79,7 +51,7 @@ fn check_target(path: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
         bail!(
             "{}: is {}; refusing to replace it (the output must be a regular file or a new path)",
             path.display(),
-            kind_of(&meta)
+            mem_monitor::file_kind(meta.file_type())
         );
     }
     for input in inputs {

@@ -68,7 +68,14 @@ fn assert_leak_near_180k(v: &serde_json::Value, truth: f64) {
     );
     assert!((100_000.0..=190_000.0).contains(&rate), "rate {rate}");
     assert!(v["duration_s"].as_f64().unwrap() >= 3.0);
-    assert!(v["peak_memory_mb"].as_f64().unwrap() > 120.0);
+    // The program kept `truth` MB/hour for its 3 s: about truth / 1200 MB at the end (fewer
+    // than 150 MB when a loaded machine slows its loop down).
+    let kept_mb = truth * 3.0 / 3600.0;
+    let peak = v["peak_memory_mb"].as_f64().unwrap();
+    assert!(
+        peak > 0.75 * kept_mb,
+        "peak {peak} MB, kept {kept_mb:.0} MB"
+    );
     assert!(v["snapshots"].as_array().unwrap().len() >= 20);
     assert!(
         v["recommendations"]

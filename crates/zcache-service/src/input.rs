@@ -9,37 +9,10 @@ use std::path::Path;
 
 use crate::error::{Result, ServiceError};
 
-/// Words for a file's type ("a FIFO", "a directory", ...).
-pub(crate) fn kind_name(t: FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a regular file"
-    }
-}
-
 fn not_a_file(path: &Path, t: FileType) -> ServiceError {
     ServiceError::NotAFile {
         path: path.to_owned(),
-        kind: kind_name(t),
+        kind: mem_monitor::file_kind(t),
     }
 }
 

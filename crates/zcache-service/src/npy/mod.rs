@@ -176,7 +176,7 @@ pub fn write_npy<'a>(
         Ok(m) if !m.is_file() => {
             return Err(ServiceError::NotAFile {
                 path: path.to_owned(),
-                kind: crate::input::kind_name(m.file_type()),
+                kind: mem_monitor::file_kind(m.file_type()),
             });
         }
         Ok(_) => {}

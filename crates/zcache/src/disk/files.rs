@@ -5,7 +5,7 @@
 //! writer appears, a device may never end, a symlink may point out of the directory), never
 //! removed, only reported.
 
-use std::fs::{self, File, FileType};
+use std::fs::{self, File};
 use std::io::{self, ErrorKind};
 use std::path::Path;
 
@@ -20,35 +20,6 @@ pub(crate) enum Opened {
     Foreign(&'static str),
 }
 
-/// Names the kind of a file for reports and logs ("a FIFO", "a directory", ...).
-pub(crate) fn kind_name(t: FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a directory"
-    } else if t.is_file() {
-        "a regular file"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// Opens `path` for reading only if it is a regular file, without following a symbolic link and
 /// without blocking on a FIFO. The type is checked before opening (so a device is never opened)
 /// and again on the open descriptor (so a file swapped in between is caught).
@@ -59,7 +30,7 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<Opened> {
         Err(e) => return Err(e),
     };
     if !before.file_type().is_file() {
-        return Ok(Opened::Foreign(kind_name(before.file_type())));
+        return Ok(Opened::Foreign(mem_monitor::file_kind(before.file_type())));
     }
     let file = match open_no_follow(path) {
         Ok(f) => f,
@@ -75,7 +46,7 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<Opened> {
     if meta.file_type().is_file() {
         Ok(Opened::File(file, meta))
     } else {
-        Ok(Opened::Foreign(kind_name(meta.file_type())))
+        Ok(Opened::Foreign(mem_monitor::file_kind(meta.file_type())))
     }
 }
 
