@@ -305,11 +305,15 @@ impl Inner {
     }
 
     fn handle(&self, from: PressureLevel, to: PressureLevel) {
-        {
-            let mut stats = lock(&self.stats);
-            stats.level = to;
-            stats.level_changes += 1;
-        }
+        self.act(from, to);
+        // Published after the actions: whoever sees the new level also sees what was done.
+        let mut stats = lock(&self.stats);
+        stats.level = to;
+        stats.level_changes += 1;
+    }
+
+    /// Carries out the actions of a change from `from` to `to`.
+    fn act(&self, from: PressureLevel, to: PressureLevel) {
         let advice = advice_for(&self.config, to);
         match to {
             PressureLevel::Medium => {
