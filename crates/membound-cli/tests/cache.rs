@@ -4,27 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-/// Runs `membound args`, failing the test (instead of hanging it) after 60 s.
-fn membound(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_membound"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the membound binary runs");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("membound {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
+mod common;
+use common::membound;
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(
