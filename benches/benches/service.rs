@@ -71,7 +71,7 @@ fn service(c: &mut Criterion) {
         });
         let cold = CacheService::builder()
             .cache_dir(dir.path())
-            .hot_tier_mb(0.0)
+            .hot_tier(0)
             .build()
             .expect("reopen");
         group.bench_function(format!("get {precision} from disk"), |b| {

@@ -22,7 +22,7 @@ fn files() -> Files {
     let csv = dir.path().join("bench.csv");
     mem_stream::testdata::write_bench_csv(&csv, ROWS, 42).expect("write csv");
     let loader = StreamingLoader::builder()
-        .with_optimize(false)
+        .optimize(false)
         .build()
         .expect("loader");
     let parquet = dir.path().join("bench.parquet");
@@ -75,7 +75,7 @@ fn drain(loader: &StreamingLoader, path: &Path) -> usize {
 fn streaming(c: &mut Criterion) {
     let f = files();
     let raw = StreamingLoader::builder()
-        .with_optimize(false)
+        .optimize(false)
         .build()
         .expect("loader");
     let optimized = StreamingLoader::builder().build().expect("loader");

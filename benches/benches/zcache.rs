@@ -78,7 +78,7 @@ fn memory_get(c: &mut Criterion) {
         (1024, Codec::Auto),
     ] {
         let cache = CompressedCache::builder()
-            .max_memory_mb(256.0)
+            .max_memory(256 << 20)
             .cleanup_interval(Duration::ZERO)
             .build()
             .expect("cache");
@@ -124,7 +124,7 @@ fn embedding_rows(c: &mut Criterion) {
         .map(bytemuck_free_f32)
         .collect();
     let cache = CompressedCache::builder()
-        .max_memory_mb(64.0)
+        .max_memory(64 << 20)
         .cleanup_interval(Duration::ZERO)
         .build()
         .expect("cache");

@@ -74,7 +74,7 @@ fn main() {
 
     for codec in [Codec::Auto, Codec::Lz4, Codec::Zstd(3)] {
         let cache = CompressedCache::builder()
-            .max_memory_mb(budget as f64 / 1048576.0)
+            .max_memory(budget as u64)
             .default_compression(codec)
             .cleanup_interval(Duration::ZERO)
             .build()

@@ -20,10 +20,7 @@ fn conformance_files() {
     let files = json["files"].as_array().unwrap();
     assert!(files.len() > 60);
     let loader = StreamingLoader::builder().build().unwrap();
-    let plain = StreamingLoader::builder()
-        .with_optimize(false)
-        .build()
-        .unwrap();
+    let plain = StreamingLoader::builder().optimize(false).build().unwrap();
     let mut failures = Vec::new();
     for f in files {
         let name = f["file"].as_str().unwrap();
@@ -88,10 +85,7 @@ fn repaired_parquet_files_read_pyarrows_values() {
 
     let read = |name: &str| -> RecordBatch {
         let path = root().join("parquet").join(name);
-        let loader = StreamingLoader::builder()
-            .with_optimize(false)
-            .build()
-            .unwrap();
+        let loader = StreamingLoader::builder().optimize(false).build().unwrap();
         let mut stream = loader.stream(&path).unwrap();
         let mut batches = Vec::new();
         for item in stream.by_ref() {

@@ -106,7 +106,7 @@ fn every_precision_meets_its_target() -> TestResult {
     let model = ModelInfo::new("sentence-transformers/all-MiniLM-L6-v2");
     let key = cache_key_for(&texts, &model);
     let hash = data_hash_for(&texts);
-    let service = CacheService::builder().max_cache_size_gb(1.0).build()?;
+    let service = CacheService::builder().max_cache_size(1 << 30).build()?;
     let queries: Vec<usize> = (0..e.rows()).step_by(50).collect();
     for (precision, max_ratio, min_cosine) in [
         (Precision::F32, 0.852, 1.0),

@@ -40,9 +40,9 @@ fn every_automatic_action_happens() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Arc::new(
         membound::cache::CompressedCache::builder()
-            .max_memory_mb(64.0)
+            .max_memory(64 << 20)
             .enable_disk_cache(dir.path())
-            .max_disk_mb(64.0)
+            .max_disk(64 << 20)
             .build()
             .unwrap(),
     );
@@ -69,7 +69,7 @@ fn every_automatic_action_happens() {
     let manager = MemoryManager::builder(Config::default())
         .thresholds(thresholds)
         .interval(Duration::from_millis(10))
-        .start()
+        .build()
         .unwrap();
     manager.register_hook(&cache);
     manager.register_hook(&lru);

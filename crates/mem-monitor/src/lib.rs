@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod bytes;
+pub mod defaults;
 mod error;
 mod files;
 mod global;

@@ -40,8 +40,8 @@ impl DictionaryThreshold {
 /// ```
 /// use mem_optimize::{DictionaryThreshold, OptimizeOptions};
 /// let opts = OptimizeOptions::default()
-///     .with_dictionary_threshold(DictionaryThreshold::Distinct(1_000))
-///     .with_floats_to_f32(false);
+///     .dictionary_threshold(DictionaryThreshold::Distinct(1_000))
+///     .floats_to_f32(false);
 /// assert!(opts.shrink_integers);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -119,42 +119,42 @@ impl OptimizeOptions {
 
     /// Sets [`strings_to_dictionary`](Self::strings_to_dictionary).
     #[must_use]
-    pub fn with_strings_to_dictionary(mut self, on: bool) -> Self {
+    pub fn strings_to_dictionary(mut self, on: bool) -> Self {
         self.strings_to_dictionary = on;
         self
     }
 
     /// Sets [`dictionary_threshold`](Self::dictionary_threshold).
     #[must_use]
-    pub fn with_dictionary_threshold(mut self, threshold: DictionaryThreshold) -> Self {
+    pub fn dictionary_threshold(mut self, threshold: DictionaryThreshold) -> Self {
         self.dictionary_threshold = threshold;
         self
     }
 
     /// Sets [`shrink_integers`](Self::shrink_integers).
     #[must_use]
-    pub fn with_shrink_integers(mut self, on: bool) -> Self {
+    pub fn shrink_integers(mut self, on: bool) -> Self {
         self.shrink_integers = on;
         self
     }
 
     /// Sets [`allow_unsigned`](Self::allow_unsigned).
     #[must_use]
-    pub fn with_allow_unsigned(mut self, on: bool) -> Self {
+    pub fn allow_unsigned(mut self, on: bool) -> Self {
         self.allow_unsigned = on;
         self
     }
 
     /// Sets [`floats_to_f32`](Self::floats_to_f32).
     #[must_use]
-    pub fn with_floats_to_f32(mut self, on: bool) -> Self {
+    pub fn floats_to_f32(mut self, on: bool) -> Self {
         self.floats_to_f32 = on;
         self
     }
 
     /// Sets [`allow_lossy_float`](Self::allow_lossy_float) (`None` = exact only).
     #[must_use]
-    pub fn with_lossy_float(mut self, tolerance: Option<f64>) -> Self {
+    pub fn lossy_float(mut self, tolerance: Option<f64>) -> Self {
         self.allow_lossy_float = tolerance;
         self
     }
@@ -197,14 +197,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_settings() {
-        let bad =
-            OptimizeOptions::default().with_dictionary_threshold(DictionaryThreshold::Ratio(1.5));
+        let bad = OptimizeOptions::default().dictionary_threshold(DictionaryThreshold::Ratio(1.5));
         assert!(
             matches!(bad.validate(), Err(OptimizeError::InvalidConfig(m)) if m.contains("ratio"))
         );
-        let bad = OptimizeOptions::default().with_lossy_float(Some(f64::NAN));
+        let bad = OptimizeOptions::default().lossy_float(Some(f64::NAN));
         assert!(bad.validate().is_err());
-        let bad = OptimizeOptions::default().with_lossy_float(Some(-1.0));
+        let bad = OptimizeOptions::default().lossy_float(Some(-1.0));
         assert!(bad.validate().is_err());
     }
 

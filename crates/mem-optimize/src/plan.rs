@@ -200,7 +200,7 @@ pub(crate) fn target_type(input: &DataType, need: &Need, opts: &OptimizeOptions)
     match need {
         Need::Int(Some(range)) => int_target(input, *range, opts),
         // No value to go by: the narrowest type of the input's own signedness.
-        Need::Int(None) => int_target(input, (0, 0), &opts.clone().with_allow_unsigned(false)),
+        Need::Int(None) => int_target(input, (0, 0), &opts.clone().allow_unsigned(false)),
         Need::Float { fits_f32: true } => DataType::Float32,
         Need::Str(Some(distinct)) => {
             DataType::Dictionary(Box::new(dictionary_key(*distinct)), Box::new(input.clone()))
@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn integer_targets() {
         let o = opts();
-        let signed = opts().with_allow_unsigned(false);
+        let signed = opts().allow_unsigned(false);
         assert_eq!(int_target(&DataType::Int64, (0, 100), &o), DataType::UInt8);
         assert_eq!(int_target(&DataType::Int64, (0, 200), &o), DataType::UInt8);
         assert_eq!(
@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(analyze(&f, &opts()), Need::Float { fits_f32: true });
         let f = Float64Array::from(vec![0.1]);
         assert_eq!(analyze(&f, &opts()), Need::Float { fits_f32: false });
-        let lossy = opts().with_lossy_float(Some(1e-6));
+        let lossy = opts().lossy_float(Some(1e-6));
         assert_eq!(analyze(&f, &lossy), Need::Float { fits_f32: true });
         let huge = Float64Array::from(vec![1e300]);
         assert_eq!(analyze(&huge, &lossy), Need::Float { fits_f32: false });

@@ -67,6 +67,8 @@ pub use context::{
     profile_fn,
 };
 pub use error::ProfileError;
+/// Byte-size units (re-exported from `mem-monitor`): sizes in this crate's APIs are bytes.
+pub use mem_monitor::{GIB, KIB, MIB};
 /// Records each call of the function into the global profiler; see
 /// [`mem_profile_macros::profile_function`].
 ///

@@ -113,11 +113,11 @@ impl MemoryProfilerBuilder {
         self
     }
 
-    /// Peak resident memory above which a result recommends streaming (default: the seed's
+    /// Peak resident memory, in bytes, above which a result recommends streaming (default: the seed's
     /// 2 GB "medium" process threshold).
     #[must_use]
-    pub fn memory_budget_mb(mut self, mb: f64) -> Self {
-        self.analysis.memory_budget_mb = mb;
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.analysis.memory_budget_mb = mem_monitor::bytes_to_mb(bytes);
         self
     }
 
@@ -144,7 +144,7 @@ impl MemoryProfilerBuilder {
         let b = self.analysis.memory_budget_mb;
         if !b.is_finite() || b <= 0.0 {
             return Err(ProfileError::InvalidConfig(format!(
-                "memory_budget_mb {b} must be a positive number"
+                "memory budget {b} MB must be above 0"
             )));
         }
         Ok(MemoryProfiler {
@@ -545,12 +545,7 @@ mod tests {
                 .is_err()
         );
         assert!(MemoryProfiler::builder().max_snapshots(3).build().is_err());
-        assert!(
-            MemoryProfiler::builder()
-                .memory_budget_mb(f64::NAN)
-                .build()
-                .is_err()
-        );
+        assert!(MemoryProfiler::builder().memory_budget(0).build().is_err());
         assert!(
             MemoryProfiler::default()
                 .set_snapshot_interval(Duration::from_micros(10))

@@ -7,7 +7,7 @@
     reason = "an example program prints what it reads"
 )]
 
-use mem_stream::StreamingLoader;
+use mem_stream::{MIB, StreamingLoader};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("mem-stream-example-{}", std::process::id()));
@@ -29,8 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let loader = StreamingLoader::builder()
-        .with_batch_size(5_000)
-        .with_memory_limit_mb(1000.0)
+        .chunk_size(5_000)
+        .memory_limit(1000 * MIB)
         .build()?;
     let mut stream = loader.stream(&path)?;
     for chunk in stream.by_ref() {

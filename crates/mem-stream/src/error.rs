@@ -64,7 +64,7 @@ pub enum StreamError {
     #[error(
         "{path}: line {line}, column {column:?}: value {value:?} is not a valid {expected} \
          (the type was inferred from the first {inference_rows} rows); raise the inference rows \
-         (CsvOptions::with_inference_rows) or override the column type (CsvOptions::with_column_type)"
+         (CsvOptions::inference_rows) or override the column type (CsvOptions::column_type)"
     )]
     TypeMismatch {
         /// The file.

@@ -8,12 +8,12 @@
 //! for the whole stream that only ever widens, and says so when it does.
 //!
 //! ```
-//! use mem_stream::StreamingLoader;
+//! use mem_stream::{MIB, StreamingLoader};
 //!
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("people.csv");
 //! # std::fs::write(&path, "id,name,score\n1,ann,2.5\n2,\"bob, jr\",3\n3,cy,\n")?;
-//! let loader = StreamingLoader::builder().with_batch_size(2).with_memory_limit_mb(1000.0).build()?;
+//! let loader = StreamingLoader::builder().chunk_size(2).memory_limit(1000 * MIB).build()?;
 //! let mut rows = 0;
 //! for chunk in loader.stream(&path)? {
 //!     let (batch, meta) = chunk?;
@@ -68,6 +68,8 @@ pub use error::{Result, StreamError};
 pub use format::{FileFormat, detect_format};
 pub use guard::panic_is_contained;
 pub use loader::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_MEMORY_LIMIT_MB, StreamingLoader, StreamingLoaderBuilder,
+    DEFAULT_CHUNK_SIZE, DEFAULT_MEMORY_LIMIT, StreamingLoader, StreamingLoaderBuilder,
 };
+/// Byte-size units (re-exported from `mem-monitor`): sizes in this crate's APIs are bytes.
+pub use mem_monitor::{GIB, KIB, MIB};
 pub use options::CsvOptions;

@@ -15,9 +15,9 @@ use crate::options::CsvOptions;
 use crate::source::{self, OpenRequest, readahead::ReadAhead};
 
 /// Default rows per chunk (the seed's `BERTOPIC_STREAMING_CHUNK_SIZE`).
-pub const DEFAULT_CHUNK_SIZE: usize = 10_000;
-/// Default memory limit in MB (the seed's `BERTOPIC_MAX_MEMORY_MB`).
-pub const DEFAULT_MEMORY_LIMIT_MB: f64 = 2000.0;
+pub const DEFAULT_CHUNK_SIZE: usize = mem_monitor::defaults::CHUNK_SIZE;
+/// Default memory limit in bytes (the seed's `BERTOPIC_MAX_MEMORY_MB`, 2000 MB).
+pub const DEFAULT_MEMORY_LIMIT: u64 = mem_monitor::defaults::MEMORY_LIMIT;
 
 /// Reads table files in chunks of rows with bounded memory (the seed's `FileIOService`).
 ///
@@ -26,7 +26,7 @@ pub const DEFAULT_MEMORY_LIMIT_MB: f64 = 2000.0;
 pub struct StreamingLoader {
     chunk_size: usize,
     min_chunk_size: usize,
-    memory_limit_mb: f64,
+    memory_limit: u64,
     projection: Option<Vec<String>>,
     optimize: Option<OptimizeOptions>,
     csv: CsvOptions,
@@ -40,7 +40,7 @@ impl Default for StreamingLoader {
         Self {
             chunk_size: DEFAULT_CHUNK_SIZE,
             min_chunk_size: 256,
-            memory_limit_mb: DEFAULT_MEMORY_LIMIT_MB,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
             projection: None,
             optimize: Some(OptimizeOptions::default()),
             csv: CsvOptions::default(),
@@ -62,27 +62,22 @@ impl StreamingLoaderBuilder {
     /// Rows per chunk (default 10,000). Bigger chunks amortise per-chunk work; smaller ones
     /// hold less memory at once.
     #[must_use]
-    pub fn with_batch_size(mut self, rows: usize) -> Self {
+    pub fn chunk_size(mut self, rows: usize) -> Self {
         self.inner.chunk_size = rows;
         self
-    }
-
-    /// Same as [`with_batch_size`](Self::with_batch_size), in the seed's words.
-    #[must_use]
-    pub fn with_chunk_size(self, rows: usize) -> Self {
-        self.with_batch_size(rows)
     }
 
     /// The smallest chunk the loader shrinks to under memory pressure (default 256 rows, or the
     /// chunk size if smaller).
     #[must_use]
-    pub fn with_min_chunk_size(mut self, rows: usize) -> Self {
+    pub fn min_chunk_size(mut self, rows: usize) -> Self {
         self.inner.min_chunk_size = rows;
         self.min_set = true;
         self
     }
 
-    /// Memory limit in MB (default 2000). A stream stays under it plus
+    /// Memory limit in bytes (default 2000 MiB, [`DEFAULT_MEMORY_LIMIT`]; `mem_monitor::MIB`
+    /// and [`mb_to_bytes`](mem_monitor::mb_to_bytes) convert from MB). A stream stays under it plus
     /// [`BASELINE_MB`](crate::BASELINE_MB), or ends with [`StreamError::OverBudget`]: chunks are
     /// also cut at a sixteenth of it in decoded bytes (at most
     /// [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES)), one CSV record may take a sixteenth, one
@@ -91,15 +86,15 @@ impl StreamingLoaderBuilder {
     /// whose estimated in-memory size exceeds it. A smaller limit means smaller chunks (more
     /// per-chunk work) and refuses wider rows and files.
     #[must_use]
-    pub fn with_memory_limit_mb(mut self, mb: f64) -> Self {
-        self.inner.memory_limit_mb = mb;
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.inner.memory_limit = bytes;
         self
     }
 
     /// Read only these columns (by name, in this order). For CSV the other columns are still
     /// tokenised but not converted; Parquet and Arrow IPC skip them entirely.
     #[must_use]
-    pub fn with_projection<I, S>(mut self, columns: I) -> Self
+    pub fn projection<I, S>(mut self, columns: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -110,28 +105,28 @@ impl StreamingLoaderBuilder {
 
     /// Whether to shrink chunks' types (default on, lossless).
     #[must_use]
-    pub fn with_optimize(mut self, on: bool) -> Self {
+    pub fn optimize(mut self, on: bool) -> Self {
         self.inner.optimize = on.then(|| self.inner.optimize.take().unwrap_or_default());
         self
     }
 
     /// Shrink chunks with these options (turns optimisation on).
     #[must_use]
-    pub fn with_optimize_options(mut self, options: OptimizeOptions) -> Self {
+    pub fn optimize_options(mut self, options: OptimizeOptions) -> Self {
         self.inner.optimize = Some(options);
         self
     }
 
     /// How to read CSV / TSV files.
     #[must_use]
-    pub fn with_csv_options(mut self, options: CsvOptions) -> Self {
+    pub fn csv(mut self, options: CsvOptions) -> Self {
         self.inner.csv = options;
         self
     }
 
     /// The sheet to read from a workbook (default: the first).
     #[must_use]
-    pub fn with_sheet(mut self, sheet: impl Into<String>) -> Self {
+    pub fn sheet(mut self, sheet: impl Into<String>) -> Self {
         self.inner.sheet = Some(sheet.into());
         self
     }
@@ -139,14 +134,14 @@ impl StreamingLoaderBuilder {
     /// Decode the next batch on a background thread while the caller works on the current one
     /// (default on). Off: everything on the caller's thread (CSV still parses on workers).
     #[must_use]
-    pub fn with_read_ahead(mut self, on: bool) -> Self {
+    pub fn read_ahead(mut self, on: bool) -> Self {
         self.inner.read_ahead = on;
         self
     }
 
     /// Stop streaming after this many rows (default: the whole file).
     #[must_use]
-    pub fn with_limit(mut self, rows: usize) -> Self {
+    pub fn limit(mut self, rows: usize) -> Self {
         self.inner.limit = Some(rows);
         self
     }
@@ -172,11 +167,10 @@ impl StreamingLoaderBuilder {
                 l.chunk_size, l.min_chunk_size
             )));
         }
-        if !(l.memory_limit_mb.is_finite() && l.memory_limit_mb > 0.0) {
-            return Err(StreamError::InvalidConfig(format!(
-                "memory limit must be a positive number of MB, got {}",
-                l.memory_limit_mb
-            )));
+        if l.memory_limit == 0 {
+            return Err(StreamError::InvalidConfig(
+                "memory limit must be at least 1 byte".to_owned(),
+            ));
         }
         if l.projection.as_ref().is_some_and(Vec::is_empty) {
             return Err(StreamError::InvalidConfig(
@@ -201,10 +195,10 @@ impl StreamingLoader {
         self.chunk_size
     }
 
-    /// The memory limit in MB.
+    /// The memory limit in bytes.
     #[must_use]
-    pub fn memory_limit_mb(&self) -> f64 {
-        self.memory_limit_mb
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
     }
 
     /// Decoded bytes at which a chunk is cut even when it has fewer rows than the chunk size,
@@ -216,7 +210,7 @@ impl StreamingLoader {
     }
 
     fn limit_bytes(&self) -> u64 {
-        mem_monitor::mb_to_bytes(self.memory_limit_mb)
+        self.memory_limit
     }
 
     fn budget(&self) -> Budget {
@@ -408,7 +402,7 @@ impl StreamingLoader {
             return Err(StreamError::TooLarge {
                 path: path.to_path_buf(),
                 estimated_mb: mem_monitor::bytes_to_mb(estimated),
-                limit_mb: self.memory_limit_mb,
+                limit_mb: mem_monitor::bytes_to_mb(self.memory_limit),
             });
         }
         let mut stream = self.stream(path)?;

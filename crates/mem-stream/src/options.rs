@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 /// How to read CSV / TSV files.
 ///
 /// The delimiter defaults to the one implied by the extension (`,` for `.csv`, tab for `.tsv`).
-/// Column types are inferred from the first [`inference_rows`](Self::with_inference_rows) rows;
+/// Column types are inferred from the first [`inference_rows`](Self::inference_rows) rows;
 /// a value later in the file that does not fit its column's type is an error naming the line and
 /// column. Raising the inference rows costs a slower start; overriding types costs nothing.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl CsvOptions {
 
     /// Field delimiter (default: from the extension).
     #[must_use]
-    pub fn with_delimiter(mut self, delimiter: u8) -> Self {
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
         self.delimiter = Some(delimiter);
         self
     }
@@ -54,21 +54,21 @@ impl CsvOptions {
     /// Whether the first record holds the column names (default `true`); without one, columns
     /// are named `column_1`, `column_2`, ...
     #[must_use]
-    pub fn with_header(mut self, has_header: bool) -> Self {
+    pub fn header(mut self, has_header: bool) -> Self {
         self.has_header = has_header;
         self
     }
 
     /// Quote character (default `"`); a doubled quote inside a quoted field is one quote.
     #[must_use]
-    pub fn with_quote(mut self, quote: u8) -> Self {
+    pub fn quote(mut self, quote: u8) -> Self {
         self.quote = quote;
         self
     }
 
     /// Rows read to infer column types (default 10,000; at least 1).
     #[must_use]
-    pub fn with_inference_rows(mut self, rows: usize) -> Self {
+    pub fn inference_rows(mut self, rows: usize) -> Self {
         self.inference_rows = rows;
         self
     }
@@ -78,21 +78,21 @@ impl CsvOptions {
     /// bytes comes first, but reads at least one record. More bytes cost memory at the start;
     /// fewer risk types that a later value does not fit.
     #[must_use]
-    pub fn with_inference_bytes(mut self, bytes: usize) -> Self {
+    pub fn inference_bytes(mut self, bytes: usize) -> Self {
         self.inference_bytes = bytes;
         self
     }
 
     /// Use this schema instead of inferring one; it must have one field per column of the file.
     #[must_use]
-    pub fn with_schema(mut self, schema: SchemaRef) -> Self {
+    pub fn schema(mut self, schema: SchemaRef) -> Self {
         self.schema = Some(schema);
         self
     }
 
     /// Override the inferred type of one column (by header name).
     #[must_use]
-    pub fn with_column_type(mut self, column: impl Into<String>, data_type: DataType) -> Self {
+    pub fn column_type(mut self, column: impl Into<String>, data_type: DataType) -> Self {
         self.column_types.insert(column.into(), data_type);
         self
     }
@@ -102,7 +102,7 @@ impl CsvOptions {
     /// in memory, so this bounds memory on a file with an unbalanced quote, where a "record"
     /// would run to the end.
     #[must_use]
-    pub fn with_max_record_bytes(mut self, bytes: usize) -> Self {
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.max_record_bytes = bytes;
         self
     }

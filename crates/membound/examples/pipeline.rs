@@ -11,7 +11,7 @@ use membound::service::{ModelInfo, cache_key_for, data_hash_for};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    let manager = MemoryManager::builder(config.clone()).start()?;
+    let manager = MemoryManager::builder(config.clone()).build()?;
 
     // A table to stream (in a real application: the user's file).
     let dir = std::env::temp_dir().join(format!("membound-example-{}", std::process::id()));
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let loader = config
         .streaming_loader()
-        .with_batch_size(manager.advice().streaming_chunk_size)
+        .chunk_size(manager.advice().streaming_chunk_size)
         .build()?;
     let mut texts = Vec::new();
     for chunk in loader.stream(&csv)? {

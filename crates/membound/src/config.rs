@@ -108,9 +108,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            max_memory_mb: 2000.0,
-            streaming_chunk_size: 10_000,
-            cache_size_gb: 5.0,
+            max_memory_mb: mem_monitor::bytes_to_mb(mem_monitor::defaults::MEMORY_LIMIT),
+            streaming_chunk_size: mem_monitor::defaults::CHUNK_SIZE,
+            cache_size_gb: mem_monitor::bytes_to_mb(mem_monitor::defaults::CACHE_SIZE) / 1024.0,
             memory_monitoring: true,
             memory_profile: true,
             compression_enabled: true,
@@ -154,6 +154,18 @@ fn bool_value(var: &'static str, value: &str) -> Result<bool, ConfigError> {
 }
 
 impl Config {
+    /// `max_memory_mb` in bytes, for the builders (which take bytes).
+    #[must_use]
+    pub fn max_memory_bytes(&self) -> u64 {
+        mem_monitor::mb_to_bytes(self.max_memory_mb)
+    }
+
+    /// `cache_size_gb` in bytes, for the builders (which take bytes).
+    #[must_use]
+    pub fn cache_size_bytes(&self) -> u64 {
+        mem_monitor::mb_to_bytes(self.cache_size_gb * 1024.0)
+    }
+
     /// Reads the `BERTOPIC_*` variables from the process environment; unset ones keep their
     /// defaults.
     ///

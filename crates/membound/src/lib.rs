@@ -8,7 +8,7 @@
 //! use membound::prelude::*;
 //!
 //! let config = Config::from_lookup(|var| (var == "BERTOPIC_STREAMING_CHUNK_SIZE").then(|| "5000".to_owned()))?;
-//! let manager = MemoryManager::builder(config).start()?;
+//! let manager = MemoryManager::builder(config).build()?;
 //! let stats = memory_stats()?;
 //! println!("{:.1} MB ({}), chunk size {}", stats.process_mb(), stats.level, manager.advice().streaming_chunk_size);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -115,7 +115,7 @@ impl MemoryManagerBuilder {
     ///
     /// # Errors
     /// [`MonitorError`] when the monitor's settings are invalid or its thread cannot start.
-    pub fn start(self) -> Result<MemoryManager, MonitorError> {
+    pub fn build(self) -> Result<MemoryManager, MonitorError> {
         let monitor = MemoryMonitor::builder()
             .interval(self.interval)
             .thresholds(self.thresholds)
@@ -153,7 +153,7 @@ impl MemoryManagerBuilder {
 ///
 /// ```
 /// use membound::{Config, MemoryManager};
-/// let manager = MemoryManager::builder(Config::default()).start()?;
+/// let manager = MemoryManager::builder(Config::default()).build()?;
 /// assert_eq!(manager.advice().streaming_chunk_size, 10_000);
 /// manager.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -186,7 +186,7 @@ impl MemoryManager {
     /// # Errors
     /// A [`crate::ConfigError`] for a bad variable, or a [`MonitorError`].
     pub fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self::builder(Config::from_env()?).start()?)
+        Ok(Self::builder(Config::from_env()?).build()?)
     }
 
     /// Registers something that holds memory (a cache): it is told of every level change and,

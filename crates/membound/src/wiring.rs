@@ -29,8 +29,8 @@ impl Config {
     #[must_use]
     pub fn streaming_loader(&self) -> mem_stream::StreamingLoaderBuilder {
         mem_stream::StreamingLoader::builder()
-            .with_batch_size(self.streaming_chunk_size)
-            .with_memory_limit_mb(self.max_memory_mb)
+            .chunk_size(self.streaming_chunk_size)
+            .memory_limit(self.max_memory_bytes())
     }
 
     /// The codec caches use: the configured method, or none when compression is disabled.
@@ -50,7 +50,7 @@ impl Config {
     pub fn compressed_cache(&self) -> zcache::CacheBuilder {
         zcache::CompressedCache::builder()
             .default_compression(self.codec())
-            .max_disk_mb(self.cache_size_gb * 1024.0)
+            .max_disk(self.cache_size_bytes())
     }
 
     /// An embeddings cache builder in `dir` with this configuration's size and compression.
@@ -58,7 +58,7 @@ impl Config {
     pub fn cache_service(&self, dir: impl Into<PathBuf>) -> zcache_service::CacheServiceBuilder {
         zcache_service::CacheService::builder()
             .cache_dir(dir)
-            .max_cache_size_gb(self.cache_size_gb)
+            .max_cache_size(self.cache_size_bytes())
             .enable_compression(self.compression_enabled)
             .compression_method(self.compression_method.codec())
     }
@@ -77,7 +77,7 @@ mod wiring_tests {
         };
         let loader = config.streaming_loader().build().unwrap();
         assert_eq!(loader.chunk_size(), 1234);
-        assert_eq!(loader.memory_limit_mb(), 500.0);
+        assert_eq!(loader.memory_limit(), 500 << 20);
         assert_eq!(
             Config {
                 compression_enabled: false,

@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         drop(service);
         let reopened = CacheService::builder()
             .cache_dir(dir.path())
-            .hot_tier_mb(0.0)
+            .hot_tier(0)
             .build()?;
         let t = Instant::now();
         let from_disk = reopened

@@ -80,11 +80,11 @@ impl Config {
 #[must_use]
 pub struct CacheServiceBuilder {
     cache_dir: Option<PathBuf>,
-    max_cache_size_gb: f64,
+    max_cache_size: u64,
     enable_compression: bool,
     compression_method: Codec,
     precision: Precision,
-    hot_tier_mb: f64,
+    hot_tier: u64,
     sync_writes: bool,
     read_only: bool,
 }
@@ -93,11 +93,11 @@ impl Default for CacheServiceBuilder {
     fn default() -> Self {
         Self {
             cache_dir: None,
-            max_cache_size_gb: 5.0,
+            max_cache_size: mem_monitor::defaults::CACHE_SIZE,
             enable_compression: true,
             compression_method: Codec::Auto,
             precision: Precision::F32,
-            hot_tier_mb: 512.0,
+            hot_tier: mem_monitor::defaults::HOT_TIER,
             sync_writes: false,
             read_only: false,
         }
@@ -112,10 +112,10 @@ impl CacheServiceBuilder {
         self
     }
 
-    /// Total stored size of all entries, in GiB; the least recently used entries are evicted
+    /// Total stored size of all entries, in bytes (default 5 GiB); the least recently used entries are evicted
     /// to stay under it. An entry larger than this on its own is not stored.
-    pub fn max_cache_size_gb(mut self, gb: f64) -> Self {
-        self.max_cache_size_gb = gb;
+    pub fn max_cache_size(mut self, bytes: u64) -> Self {
+        self.max_cache_size = bytes;
         self
     }
 
@@ -141,11 +141,11 @@ impl CacheServiceBuilder {
         self
     }
 
-    /// Memory budget of the hot tier in MiB: recently used entries stay in memory (compressed)
+    /// Memory budget of the hot tier in bytes (default 512 MiB): recently used entries stay in memory (compressed)
     /// and are read without touching the disk. More memory, faster repeated reads. 0 reads
     /// every entry from disk.
-    pub fn hot_tier_mb(mut self, mb: f64) -> Self {
-        self.hot_tier_mb = mb;
+    pub fn hot_tier(mut self, bytes: u64) -> Self {
+        self.hot_tier = bytes;
         self
     }
 
@@ -175,17 +175,10 @@ impl CacheServiceBuilder {
     /// [`ServiceError::InvalidConfig`] for a size that is negative, zero (cache size), NaN or
     /// infinite, or an invalid codec; [`ServiceError::Open`] when the directory cannot be opened.
     pub fn build(self) -> Result<CacheService> {
-        let gb = self.max_cache_size_gb;
-        if !gb.is_finite() || gb <= 0.0 {
-            return Err(ServiceError::InvalidConfig(format!(
-                "max_cache_size_gb must be a finite number > 0, got {gb}"
-            )));
-        }
-        let mb = self.hot_tier_mb;
-        if !mb.is_finite() || mb < 0.0 {
-            return Err(ServiceError::InvalidConfig(format!(
-                "hot_tier_mb must be a finite number >= 0, got {mb}"
-            )));
+        if self.max_cache_size == 0 {
+            return Err(ServiceError::InvalidConfig(
+                "max_cache_size must be at least 1 byte".to_owned(),
+            ));
         }
         // zcache's own check: levels, shuffle widths, and codecs compiled out.
         self.compression_method
@@ -193,11 +186,11 @@ impl CacheServiceBuilder {
             .map_err(|e| ServiceError::InvalidConfig(format!("compression_method: {e}")))?;
         let config = Config {
             cache_dir: self.cache_dir,
-            max_cache_bytes: mem_monitor::mb_to_bytes(gb * 1024.0).max(1),
+            max_cache_bytes: self.max_cache_size,
             enable_compression: self.enable_compression,
             compression_method: self.compression_method,
             precision: self.precision,
-            hot_tier_bytes: mem_monitor::mb_to_bytes(mb),
+            hot_tier_bytes: self.hot_tier,
             sync_writes: self.sync_writes,
             read_only: self.read_only,
         };
@@ -212,11 +205,7 @@ mod tests {
     #[test]
     fn rejects_bad_settings() {
         for b in [
-            CacheServiceBuilder::default().max_cache_size_gb(0.0),
-            CacheServiceBuilder::default().max_cache_size_gb(-1.0),
-            CacheServiceBuilder::default().max_cache_size_gb(f64::NAN),
-            CacheServiceBuilder::default().hot_tier_mb(f64::INFINITY),
-            CacheServiceBuilder::default().hot_tier_mb(-2.0),
+            CacheServiceBuilder::default().max_cache_size(0),
             CacheServiceBuilder::default().compression_method(Codec::Shuffle {
                 width: 3,
                 inner: InnerCodec::Lz4,

@@ -363,7 +363,7 @@ mod tests {
             p in 0usize..3,
         ) {
             let precision = Precision::ALL[p];
-            let model = ModelInfo::new("m").with_param("k", "v");
+            let model = ModelInfo::new("m").param("k", "v");
             let e = Embeddings::new((0..rows * dim).map(|i| seed[i % seed.len()]).collect(), rows, dim).expect("shape");
             let texts = &texts[..rows];
             let (blob, meta) = build(&input(e.view(), &model, precision), texts).expect("build");

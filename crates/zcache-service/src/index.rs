@@ -1,5 +1,5 @@
 //! The service's in-memory index: what each entry is, how many bytes it holds, and recency for
-//! least-recently-used eviction under `max_cache_size_gb`.
+//! least-recently-used eviction under `max_cache_size`.
 
 use std::collections::HashMap;
 

@@ -38,14 +38,14 @@ impl Default for TextsLimits {
 impl TextsLimits {
     /// Refuses files larger than `bytes`.
     #[must_use]
-    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
         self.max_bytes = bytes;
         self
     }
 
     /// Refuses lines longer than `bytes`.
     #[must_use]
-    pub fn with_max_line_bytes(mut self, bytes: usize) -> Self {
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
         self.max_line_bytes = bytes;
         self
     }
@@ -53,7 +53,7 @@ impl TextsLimits {
     /// Stops with an error at line `lines + 1` (a file with more texts than rows is wrong, and
     /// reading it to the end first would be wasted).
     #[must_use]
-    pub fn with_max_lines(mut self, lines: usize) -> Self {
+    pub fn max_lines(mut self, lines: usize) -> Self {
         self.max_lines = Some(lines);
         self
     }
@@ -195,11 +195,11 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        let m = msg(TextsLimits::default().with_max_lines(2));
+        let m = msg(TextsLimits::default().max_lines(2));
         assert!(m.contains("t.jsonl: line 3: more than the 2 texts"), "{m}");
-        let m = msg(TextsLimits::default().with_max_line_bytes(4));
+        let m = msg(TextsLimits::default().max_line_bytes(4));
         assert!(m.contains("t.jsonl: line 3: longer than 4 bytes"), "{m}");
-        let m = msg(TextsLimits::default().with_max_bytes(10));
+        let m = msg(TextsLimits::default().max_bytes(10));
         assert!(m.contains("t.jsonl: larger than the 10 bytes"), "{m}");
         std::fs::write(&path, b"\"ok\"\n\"\xff\"\n").unwrap();
         let m = read_texts_jsonl(&path).unwrap_err().to_string();

@@ -11,9 +11,9 @@ use xxhash_rust::xxh3::Xxh3;
 /// ```
 /// use zcache_service::ModelInfo;
 /// let m = ModelInfo::new("sentence-transformers/all-MiniLM-L6-v2")
-///     .with_revision("0.1.0")
-///     .with_param("pooling", "mean")
-///     .with_param("normalize", "true");
+///     .revision("0.1.0")
+///     .param("pooling", "mean")
+///     .param("normalize", "true");
 /// assert_eq!(m.identity_hash(), m.clone().identity_hash());
 /// assert_ne!(m.identity_hash(), ModelInfo::new("other").identity_hash());
 /// ```
@@ -42,14 +42,14 @@ impl ModelInfo {
 
     /// Sets the revision.
     #[must_use]
-    pub fn with_revision(mut self, revision: impl Into<String>) -> Self {
+    pub fn revision(mut self, revision: impl Into<String>) -> Self {
         self.revision = Some(revision.into());
         self
     }
 
     /// Adds a parameter that changes the model's output.
     #[must_use]
-    pub fn with_param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.insert(key.into(), value.into());
         self
     }
@@ -140,7 +140,7 @@ mod tests {
         assert!(k.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(
             k,
-            cache_key_for(&["hello", "world"], &m.clone().with_revision("2"))
+            cache_key_for(&["hello", "world"], &m.clone().revision("2"))
         );
         assert_ne!(k, cache_key_for(&["world", "hello"], &m));
         assert_ne!(k, cache_key_for(&["hello", "world", ""], &m));
@@ -150,21 +150,17 @@ mod tests {
 
     #[test]
     fn params_do_not_depend_on_insertion_order() {
-        let a = ModelInfo::new("m")
-            .with_param("x", "1")
-            .with_param("y", "2");
-        let b = ModelInfo::new("m")
-            .with_param("y", "2")
-            .with_param("x", "1");
+        let a = ModelInfo::new("m").param("x", "1").param("y", "2");
+        let b = ModelInfo::new("m").param("y", "2").param("x", "1");
         assert_eq!(a.identity_hash(), b.identity_hash());
         assert_ne!(
             a.identity_hash(),
-            ModelInfo::new("m").with_param("x", "12").identity_hash()
+            ModelInfo::new("m").param("x", "12").identity_hash()
         );
         // Revision `None` and `Some("")` are different identities.
         assert_ne!(
             ModelInfo::new("m").identity_hash(),
-            ModelInfo::new("m").with_revision("").identity_hash()
+            ModelInfo::new("m").revision("").identity_hash()
         );
     }
 

@@ -11,7 +11,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let service = CacheService::builder()
 //!     .cache_dir(dir.path())
-//!     .max_cache_size_gb(1.0)
+//!     .max_cache_size(1 << 30)
 //!     .precision(Precision::F32) // lossless, the default
 //!     .build()?;
 //!
@@ -90,6 +90,8 @@ pub use jsonl::{
 };
 pub use key::{ModelInfo, cache_key_for, data_hash_for};
 pub use maintenance::ServiceOptimizeReport;
+/// Byte-size units (re-exported from `mem-monitor`): sizes in this crate's APIs are bytes.
+pub use mem_monitor::{GIB, KIB, MIB};
 pub use npy::{read_npy, write_npy};
 pub use precision::Precision;
 pub use service::{CacheService, SaveReport};

@@ -24,7 +24,7 @@ pub struct ServiceOptimizeReport {
     pub adopted: u64,
     /// Damaged blobs found and removed.
     pub damaged_removed: u64,
-    /// Entries evicted (least recently used) to get under `max_cache_size_gb`.
+    /// Entries evicted (least recently used) to get under `max_cache_size`.
     pub evicted: u64,
     /// What the underlying compressed cache's own pass did (expired entries, budgets).
     pub compressed_cache: zcache::OptimizeReport,
@@ -173,7 +173,7 @@ impl CacheService {
     }
 
     /// Full maintenance pass: re-checks the index against what is stored (repairing orphans),
-    /// evicts least recently used entries until under `max_cache_size_gb`, then runs zcache's
+    /// evicts least recently used entries until under `max_cache_size`, then runs zcache's
     /// own `optimize` (expired entries, tier budgets).
     ///
     /// # Errors

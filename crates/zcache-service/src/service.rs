@@ -55,7 +55,7 @@ pub(crate) fn bump(c: &AtomicU64) {
 pub struct SaveReport {
     /// The cache key.
     pub key: String,
-    /// False when the entry was not stored because it alone exceeds `max_cache_size_gb`.
+    /// False when the entry was not stored because it alone exceeds `max_cache_size`.
     pub stored: bool,
     /// Precision the matrix was stored at.
     pub precision: Precision,
@@ -104,7 +104,7 @@ impl CacheService {
 
     pub(crate) fn open(config: Config) -> Result<Self> {
         let mut b = CompressedCache::builder()
-            .max_memory_mb(mem_monitor::bytes_to_mb(config.hot_tier_bytes))
+            .max_memory(config.hot_tier_bytes)
             .default_compression(Codec::Auto)
             .cleanup_interval(Duration::ZERO)
             .max_entry_bytes(config.max_cache_bytes)
@@ -117,9 +117,7 @@ impl CacheService {
             b = b
                 .enable_disk_cache(dir)
                 .disk_policy(DiskPolicy::WriteThrough)
-                .max_disk_mb(mem_monitor::bytes_to_mb(
-                    config.max_cache_bytes.saturating_add(slack),
-                ));
+                .max_disk(config.max_cache_bytes.saturating_add(slack));
         }
         let cache = b.build().map_err(ServiceError::Open)?;
         let service = Self {
@@ -147,7 +145,7 @@ impl CacheService {
 
     /// Saves `embeddings` and their `texts` (one per row) under `cache_key` at the configured
     /// precision, replacing any previous entry. Returns `Ok(false)` when the entry alone is
-    /// larger than `max_cache_size_gb` and was not stored. The fidelity kept is logged (debug)
+    /// larger than `max_cache_size` and was not stored. The fidelity kept is logged (debug)
     /// and kept in the stats; use [`save_embeddings`](Self::save_embeddings) to get it back.
     ///
     /// # Errors
@@ -252,7 +250,7 @@ impl CacheService {
         for v in &victims {
             self.remove_pair(v)?;
             bump(&self.counters.evictions);
-            tracing::debug!(key = %v, "evicted (least recently used) to stay under max_cache_size_gb");
+            tracing::debug!(key = %v, "evicted (least recently used) to stay under max_cache_size");
         }
         report.evicted = victims.len() as u64;
         // The blob first, then the record naming it: a kill in between leaves a record that

@@ -67,7 +67,7 @@ pub struct EnhancedCacheStats {
     pub texts_raw_bytes: u64,
     /// Stored texts sections.
     pub texts_stored_bytes: u64,
-    /// All entries' stored bytes (matrices, texts, metadata): what `max_cache_size_gb` bounds.
+    /// All entries' stored bytes (matrices, texts, metadata): what `max_cache_size` bounds.
     pub stored_bytes: u64,
     /// The size limit in bytes.
     pub max_cache_bytes: u64,

@@ -19,9 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map_or_else(|| temp.path().to_path_buf(), std::path::PathBuf::from);
     let cache = CompressedCache::builder()
-        .max_memory_mb(32.0)
+        .max_memory(32 << 20)
         .enable_disk_cache(&dir)
-        .max_disk_mb(256.0)
+        .max_disk(256 << 20)
         .disk_policy(DiskPolicy::WriteThrough)
         .default_ttl(Duration::from_secs(24 * 3600))
         .build()?;

@@ -43,10 +43,10 @@ pub(crate) struct Config {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct CacheBuilder {
-    max_memory_mb: f64,
+    max_memory: u64,
     default_compression: Codec,
     disk_dir: Option<PathBuf>,
-    max_disk_mb: f64,
+    max_disk: u64,
     default_ttl: Option<Duration>,
     cleanup_interval: Duration,
     disk_policy: DiskPolicy,
@@ -58,10 +58,10 @@ pub struct CacheBuilder {
 impl Default for CacheBuilder {
     fn default() -> Self {
         Self {
-            max_memory_mb: 500.0,
+            max_memory: mem_monitor::defaults::CACHE_MEMORY,
             default_compression: Codec::Auto,
             disk_dir: None,
-            max_disk_mb: 2048.0,
+            max_disk: mem_monitor::defaults::CACHE_DISK,
             default_ttl: None,
             cleanup_interval: Duration::from_secs(60),
             disk_policy: DiskPolicy::WriteThrough,
@@ -73,10 +73,10 @@ impl Default for CacheBuilder {
 }
 
 impl CacheBuilder {
-    /// Memory-tier budget in MiB, counted in stored (compressed) bytes plus each entry's key and
+    /// Memory-tier budget in bytes (default 500 MiB), counted in stored (compressed) bytes plus each entry's key and
     /// bookkeeping, so it bounds the RAM really used. 0 keeps nothing in memory (disk only).
-    pub fn max_memory_mb(mut self, mb: f64) -> Self {
-        self.max_memory_mb = mb;
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = bytes;
         self
     }
 
@@ -93,9 +93,9 @@ impl CacheBuilder {
         self
     }
 
-    /// Disk-tier budget in MiB (entry files' sizes); least recently used entries go first.
-    pub fn max_disk_mb(mut self, mb: f64) -> Self {
-        self.max_disk_mb = mb;
+    /// Disk-tier budget in bytes (entry files' sizes; default 2 GiB); least recently used entries go first.
+    pub fn max_disk(mut self, bytes: u64) -> Self {
+        self.max_disk = bytes;
         self
     }
 
@@ -151,16 +151,8 @@ impl CacheBuilder {
     /// file; I/O errors opening the disk directory (read-only: also when it is missing);
     /// [`CacheError::Spawn`] if the cleanup thread cannot start.
     pub fn build(self) -> Result<CompressedCache, CacheError> {
-        let mb = |name: &str, v: f64| -> Result<u64, CacheError> {
-            if !v.is_finite() || v < 0.0 {
-                return Err(CacheError::InvalidConfig(format!(
-                    "{name} must be a finite number >= 0, got {v}"
-                )));
-            }
-            Ok(mem_monitor::mb_to_bytes(v))
-        };
-        let max_memory_bytes = mb("max_memory_mb", self.max_memory_mb)?;
-        let max_disk_bytes = mb("max_disk_mb", self.max_disk_mb)?;
+        let max_memory_bytes = self.max_memory;
+        let max_disk_bytes = self.max_disk;
         if self.max_entry_bytes == 0 {
             return Err(CacheError::InvalidConfig(
                 "max_entry_bytes must be above 0".into(),
@@ -194,9 +186,6 @@ mod tests {
     #[test]
     fn rejects_bad_settings() {
         for b in [
-            CacheBuilder::default().max_memory_mb(-1.0),
-            CacheBuilder::default().max_memory_mb(f64::NAN),
-            CacheBuilder::default().max_disk_mb(f64::INFINITY),
             CacheBuilder::default().max_entry_bytes(0),
             CacheBuilder::default().default_ttl(Duration::ZERO),
             CacheBuilder::default().default_compression(Codec::Zstd(99)),

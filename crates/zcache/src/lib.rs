@@ -11,10 +11,10 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! let cache = CompressedCache::builder()
-//!     .max_memory_mb(64.0)
+//!     .max_memory(64 << 20)
 //!     .default_compression(Codec::Auto)
 //!     .enable_disk_cache(dir.path())
-//!     .max_disk_mb(256.0)
+//!     .max_disk(256 << 20)
 //!     .default_ttl(Duration::from_secs(3600))
 //!     .build()?;
 //!
@@ -40,8 +40,8 @@
 //!   with `FromStr`/`Display`/serde (`"lz4"`, `"gzip:9"`, `"zstd:3"`, `"shuffle:4:zstd:1"`,
 //!   `"none"`, `"auto"`); [`InnerCodec`] `{ None, Lz4, Gzip(u32), Zstd(i32) }`.
 //!   `Codec::compress(&[u8])`, `Codec::decompress(payload, raw_len)`.
-//! - [`CompressedCache::builder()`] -> [`CacheBuilder`]: `max_memory_mb(f64)`,
-//!   `default_compression(Codec)`, `enable_disk_cache(impl Into<PathBuf>)`, `max_disk_mb(f64)`,
+//! - [`CompressedCache::builder()`] -> [`CacheBuilder`]: `max_memory(u64 bytes)`,
+//!   `default_compression(Codec)`, `enable_disk_cache(impl Into<PathBuf>)`, `max_disk(u64 bytes)`,
 //!   `default_ttl(Duration)`, `cleanup_interval(Duration)` (zero: no thread),
 //!   `disk_policy(DiskPolicy::{WriteThrough, WriteOnEviction})`, `max_entry_bytes(u64)`,
 //!   `sync_writes(bool)`, `read_only(bool)` (inspect without changing anything),
@@ -95,6 +95,8 @@ pub use builder::{CacheBuilder, DiskPolicy};
 pub use cache::CompressedCache;
 pub use codec::{Codec, DEFAULT_SHUFFLE, DEFAULT_SHUFFLE_INNER, InnerCodec};
 pub use error::CacheError;
+/// Byte-size units (re-exported from `mem-monitor`): sizes in this crate's APIs are bytes.
+pub use mem_monitor::{GIB, KIB, MIB};
 pub use options::{EntryInfo, PutOptions, PutReport};
 pub use stats::{CacheStats, OptimizeReport, VerifyReport};
 pub use value::{CacheValue, ElemType, Element, Json, ValueKind, serde_kind};

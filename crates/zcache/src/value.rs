@@ -324,7 +324,7 @@ impl<T: Element> CacheValue for Vec<T> {
 /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 /// struct Doc { id: u32, title: String }
 ///
-/// let cache = CompressedCache::builder().max_memory_mb(8.0).build()?;
+/// let cache = CompressedCache::builder().max_memory(8 << 20).build()?;
 /// cache.put("d", &Json(Doc { id: 1, title: "x".into() }))?;
 /// let back: Option<Doc> = cache.get::<Json<Doc>>("d")?;
 /// assert_eq!(back, Some(Doc { id: 1, title: "x".into() }));

@@ -86,8 +86,8 @@ fn warn_leftover(dir: &Path, e: &std::io::Error) {
 /// Streams the CSV once with default-inferred types and writes both columnar copies.
 fn copy_columnar(csv: &Path, parquet: &Path, feather: &Path) -> anyhow::Result<()> {
     let loader = StreamingLoader::builder()
-        .with_optimize(false)
-        .with_batch_size(65_536)
+        .optimize(false)
+        .chunk_size(65_536)
         .build()?;
     let mut stream = loader.stream(csv)?;
     let schema = stream.schema();

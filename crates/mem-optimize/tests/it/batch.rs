@@ -50,7 +50,7 @@ proptest! {
 
     #[test]
     fn tighter_and_signed_options_round_trip(batch in strategies::batch()) {
-        for opts in [OptimizeOptions::default().tighter(), OptimizeOptions::default().with_allow_unsigned(false)] {
+        for opts in [OptimizeOptions::default().tighter(), OptimizeOptions::default().allow_unsigned(false)] {
             let (out, _) = optimize_batch(&batch, &opts).unwrap();
             assert_round_trips(&batch, &out);
         }
@@ -59,7 +59,7 @@ proptest! {
     #[test]
     fn lossy_floats_stay_within_tolerance(v in proptest::collection::vec(-1e30f64..1e30, 1..100)) {
         let batch = RecordBatch::try_from_iter([("f", Arc::new(Float64Array::from(v.clone())) as ArrayRef)]).unwrap();
-        let (out, _) = optimize_batch(&batch, &OptimizeOptions::default().with_lossy_float(Some(1e-6))).unwrap();
+        let (out, _) = optimize_batch(&batch, &OptimizeOptions::default().lossy_float(Some(1e-6))).unwrap();
         prop_assert_eq!(out.column(0).data_type(), &DataType::Float32);
         let back = cast(out.column(0), &DataType::Float64).unwrap();
         let back = back.as_any().downcast_ref::<Float64Array>().unwrap();
@@ -141,8 +141,7 @@ fn options_turn_steps_off() {
     let (out, report) = optimize_batch(&batch, &OptimizeOptions::none()).unwrap();
     assert_eq!(out.schema(), batch.schema());
     assert!(report.columns.iter().all(|c| !c.changed()));
-    let opts =
-        OptimizeOptions::default().with_dictionary_threshold(DictionaryThreshold::Distinct(3));
+    let opts = OptimizeOptions::default().dictionary_threshold(DictionaryThreshold::Distinct(3));
     let (out, _) = optimize_batch(&batch, &opts).unwrap();
     assert_eq!(
         out.schema().field(4).data_type(),
@@ -154,7 +153,7 @@ fn options_turn_steps_off() {
 #[test]
 fn invalid_options_and_empty_batches() {
     let batch = bench_like(10);
-    let bad = OptimizeOptions::default().with_lossy_float(Some(-1.0));
+    let bad = OptimizeOptions::default().lossy_float(Some(-1.0));
     assert!(matches!(
         optimize_batch(&batch, &bad),
         Err(OptimizeError::InvalidConfig(_))

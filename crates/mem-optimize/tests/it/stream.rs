@@ -17,7 +17,7 @@ fn ints(v: Vec<i64>) -> RecordBatch {
 
 #[test]
 fn widens_integers_and_conforms() {
-    let mut s = StreamOptimizer::new(OptimizeOptions::default().with_allow_unsigned(false));
+    let mut s = StreamOptimizer::new(OptimizeOptions::default().allow_unsigned(false));
     let (a, w) = s.push(&ints(vec![1, 2])).unwrap();
     assert!(w.is_none());
     assert_eq!(a.schema().field(0).data_type(), &DataType::Int8);

@@ -7,7 +7,7 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use mem_stream::{CsvOptions, StreamError, StreamingLoader};
+use mem_stream::{CsvOptions, MIB, StreamError, StreamingLoader};
 
 use crate::{plain, rows, stream_all, write};
 
@@ -139,7 +139,7 @@ fn tsv_and_gzip() {
         writeln!(enc, "{i},v{}", i % 7).unwrap();
     }
     enc.finish().unwrap();
-    let loader = plain().with_batch_size(1000).build().unwrap();
+    let loader = plain().chunk_size(1000).build().unwrap();
     let mut last_progress = 0.0;
     let mut total = 0;
     for item in loader.stream(&gz).unwrap() {
@@ -168,7 +168,7 @@ fn parallel_order_and_chunk_metadata() {
         }
     }
     drop(f);
-    let loader = plain().with_batch_size(777).build().unwrap();
+    let loader = plain().chunk_size(777).build().unwrap();
     let mut expect = 0i64;
     let mut next_start = 0u64;
     for (i, item) in loader.stream(&p).unwrap().enumerate() {
@@ -201,7 +201,7 @@ fn late_type_mismatch_names_line_and_column() {
     text.push_str("100,\"twelve\nhundred\"\n");
     let p = write(d.path(), "late.csv", &text);
     let loader = plain()
-        .with_csv_options(CsvOptions::new().with_inference_rows(10))
+        .csv(CsvOptions::new().inference_rows(10))
         .build()
         .unwrap();
     let err = stream_all(&loader, &p).unwrap_err();
@@ -217,15 +217,15 @@ fn late_type_mismatch_names_line_and_column() {
 
     // The two suggested fixes work.
     let more = plain()
-        .with_csv_options(CsvOptions::new().with_inference_rows(1000))
+        .csv(CsvOptions::new().inference_rows(1000))
         .build()
         .unwrap();
     assert_eq!(rows(&stream_all(&more, &p).unwrap()), 101);
     let typed = plain()
-        .with_csv_options(
+        .csv(
             CsvOptions::new()
-                .with_inference_rows(10)
-                .with_column_type("amount", DataType::Utf8),
+                .inference_rows(10)
+                .column_type("amount", DataType::Utf8),
         )
         .build()
         .unwrap();
@@ -251,7 +251,7 @@ fn projection_sample_and_optimised_types() {
     }
     let p = write(d.path(), "p.csv", &text);
     let loader = StreamingLoader::builder()
-        .with_projection(["value", "id"])
+        .projection(["value", "id"])
         .build()
         .unwrap();
     let batches = stream_all(&loader, &p).unwrap();
@@ -268,7 +268,7 @@ fn projection_sample_and_optimised_types() {
     assert_eq!(head.num_rows(), 5);
     assert_eq!(meta.rows, 5);
     let unknown = StreamingLoader::builder()
-        .with_projection(["nope"])
+        .projection(["nope"])
         .build()
         .unwrap();
     let msg = unknown.stream(&p).unwrap_err().to_string();
@@ -284,7 +284,7 @@ fn schema_override() {
         arrow::datatypes::Field::new("b", DataType::Float64, true),
     ]));
     let loader = plain()
-        .with_csv_options(CsvOptions::new().with_schema(schema.clone()))
+        .csv(CsvOptions::new().schema(schema.clone()))
         .build()
         .unwrap();
     let b = stream_all(&loader, &p).unwrap();
@@ -297,7 +297,7 @@ fn load_refuses_over_the_limit() {
     let text = "a,b\n".to_owned() + &"12345,67890\n".repeat(200_000);
     let p = write(d.path(), "big.csv", &text);
     let small = StreamingLoader::builder()
-        .with_memory_limit_mb(1.0)
+        .memory_limit(1 * MIB)
         .build()
         .unwrap();
     let err = small.load(&p).unwrap_err();
@@ -318,9 +318,9 @@ fn chunk_size_halves_under_the_limit() {
     let text = "a\n".to_owned() + &"1\n".repeat(20_000);
     let p = write(d.path(), "c.csv", &text);
     let loader = plain()
-        .with_batch_size(4096)
-        .with_min_chunk_size(512)
-        .with_memory_limit_mb(1.0)
+        .chunk_size(4096)
+        .min_chunk_size(512)
+        .memory_limit(1 * MIB)
         .build()
         .unwrap();
     let sizes: Vec<usize> = loader

@@ -1,7 +1,7 @@
 //! CSV memory bounds: chunks cut by bytes as well as rows, inference bounded by bytes, records
 //! and column counts over the budget refused with an error naming them.
 
-use mem_stream::{CsvOptions, StreamError, StreamingLoader};
+use mem_stream::{CsvOptions, MIB, StreamError, StreamingLoader};
 
 use crate::{plain, rows, stream_all, write};
 
@@ -21,8 +21,8 @@ fn chunks_are_cut_by_bytes_as_well_as_rows() {
     // A 16 MB limit cuts chunks at 1 MiB: a block is cut once its decoding could cost that,
     // about three times its text.
     let loader = plain()
-        .with_batch_size(10_000)
-        .with_memory_limit_mb(16.0)
+        .chunk_size(10_000)
+        .memory_limit(16 * MIB)
         .build()
         .unwrap();
     assert_eq!(loader.chunk_bytes(), 1 << 20);
@@ -40,7 +40,7 @@ fn chunks_are_cut_by_bytes_as_well_as_rows() {
     assert!(chunks >= 15, "{chunks} chunks");
     // Rows still bound small rows: the byte cut only ever makes chunks smaller.
     let p = write(d.path(), "narrow.csv", wide_rows(1000, 10));
-    let b = stream_all(&plain().with_batch_size(300).build().unwrap(), &p).unwrap();
+    let b = stream_all(&plain().chunk_size(300).build().unwrap(), &p).unwrap();
     assert_eq!(
         b.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
         [300, 300, 300, 100]
@@ -55,7 +55,7 @@ fn a_record_over_the_budget_is_an_error_naming_its_line() {
     text.push_str("4,z\n");
     let p = write(d.path(), "long.csv", &text);
     // A 1 MB limit grants one record 64 KiB, its decoding included.
-    let small = plain().with_memory_limit_mb(1.0).build().unwrap();
+    let small = plain().memory_limit(1 * MIB).build().unwrap();
     for e in [
         stream_all(&small, &p).unwrap_err(),
         small.sample(&p, 100).unwrap_err(),
@@ -73,7 +73,7 @@ fn a_record_over_the_budget_is_an_error_naming_its_line() {
     assert_eq!(rows(&b), 5);
     // The options' own maximum still applies, with its own message.
     let capped = plain()
-        .with_csv_options(CsvOptions::new().with_max_record_bytes(100_000))
+        .csv(CsvOptions::new().max_record_bytes(100_000))
         .build()
         .unwrap();
     let e = stream_all(&capped, &p).unwrap_err().to_string();
@@ -95,7 +95,7 @@ fn too_many_columns_are_refused_before_any_row_is_read() {
         format!("{}\n{}\n", header.join(","), row.join(",")),
     );
     // 4 MB: a chunk's share of 256 KiB holds 128 columns at 2 KiB each.
-    let small = plain().with_memory_limit_mb(4.0).build().unwrap();
+    let small = plain().memory_limit(4 * MIB).build().unwrap();
     let e = small.stream(&p).unwrap_err();
     assert!(matches!(e, StreamError::OverBudget { .. }), "{e}");
     let msg = e.to_string();
@@ -120,8 +120,8 @@ fn inference_stops_at_its_bytes() {
     let b = stream_all(&plain().build().unwrap(), &p).unwrap();
     assert_eq!(rows(&b), 2001);
     // 1 KiB of inference sees a few hundred numbers only.
-    let opts = CsvOptions::new().with_inference_bytes(1024);
-    let loader = plain().with_csv_options(opts).build().unwrap();
+    let opts = CsvOptions::new().inference_bytes(1024);
+    let loader = plain().csv(opts).build().unwrap();
     let e = stream_all(&loader, &p).unwrap_err();
     let StreamError::TypeMismatch {
         line,
@@ -139,7 +139,7 @@ fn inference_stops_at_its_bytes() {
 fn a_sample_holds_at_most_a_chunk_of_bytes() {
     let d = tempfile::tempdir().unwrap();
     let p = write(d.path(), "many_rows.csv", wide_rows(50_000, 40));
-    let loader = plain().with_memory_limit_mb(16.0).build().unwrap();
+    let loader = plain().memory_limit(16 * MIB).build().unwrap();
     let (b, meta) = loader.sample(&p, 10_000_000).unwrap();
     assert!(
         b.num_rows() > 1000 && b.num_rows() < 50_000,
@@ -167,7 +167,7 @@ fn streams_stay_exact_when_cut_by_bytes() {
     }
     let p = write(d.path(), "mixed.csv", &text);
     let loader = StreamingLoader::builder()
-        .with_memory_limit_mb(4.0)
+        .memory_limit(4 * MIB)
         .build()
         .unwrap();
     let b = stream_all(&loader, &p).unwrap();

@@ -146,8 +146,8 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let p = write(d.path(), "t.csv", &text);
         let loader = plain()
-            .with_chunk_size(chunk)
-            .with_csv_options(CsvOptions::new().with_header(false).with_schema(schema.clone()))
+            .chunk_size(chunk)
+            .csv(CsvOptions::new().header(false).schema(schema.clone()))
             .build()
             .unwrap();
         let batches = stream_all(&loader, &p).unwrap();
@@ -161,7 +161,7 @@ fn quotes_inside_unquoted_fields_are_data() {
     let text = "id,size,note\n1,12\" pipe,\"a\nb\"\n2,a\"b,\"c,d\"\n3,x,y\n";
     let d = tempfile::tempdir().unwrap();
     let p = write(d.path(), "q.csv", text);
-    let loader = plain().with_chunk_size(1).build().unwrap();
+    let loader = plain().chunk_size(1).build().unwrap();
     let batches = stream_all(&loader, &p).unwrap();
     let schema = loader.stream(&p).unwrap().schema();
     let b = concat_batches(&schema, &batches).unwrap();

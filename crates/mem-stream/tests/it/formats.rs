@@ -73,19 +73,15 @@ fn parquet_streams_projects_and_samples() {
     let d = tempfile::tempdir().unwrap();
     let p = write_parquet(d.path());
     assert_eq!(detect_format(&p).unwrap(), FileFormat::Parquet);
-    let loader = plain().with_batch_size(1000).build().unwrap();
+    let loader = plain().chunk_size(1000).build().unwrap();
     let b = stream_all(&loader, &p).unwrap();
     assert!(b.iter().all(|b| b.num_rows() <= 1000));
     check_ids(&b, 12_500);
-    let proj = plain().with_projection(["value"]).build().unwrap();
+    let proj = plain().projection(["value"]).build().unwrap();
     let b = stream_all(&proj, &p).unwrap();
     assert_eq!(b[0].num_columns(), 1);
     assert_eq!(rows(&b), 12_500);
-    let limited = plain()
-        .with_batch_size(1000)
-        .with_limit(2345)
-        .build()
-        .unwrap();
+    let limited = plain().chunk_size(1000).limit(2345).build().unwrap();
     assert_eq!(rows(&stream_all(&limited, &p).unwrap()), 2345);
     let (s, _) = StreamingLoader::builder()
         .build()
@@ -94,10 +90,7 @@ fn parquet_streams_projects_and_samples() {
         .unwrap();
     assert_eq!(s.num_rows(), 10);
     // Optimised by default, with one schema for the whole stream.
-    let opt = StreamingLoader::builder()
-        .with_batch_size(3000)
-        .build()
-        .unwrap();
+    let opt = StreamingLoader::builder().chunk_size(3000).build().unwrap();
     let b = stream_all(&opt, &p).unwrap();
     assert!(b.windows(2).all(|w| w[0].schema() == w[1].schema()));
     assert_ne!(b[0].schema().field(0).data_type(), &DataType::Int64);
@@ -114,14 +107,10 @@ fn ipc_files_with_compression_and_streams() {
     ] {
         let p = write_ipc_file(d.path(), name, c);
         assert_eq!(detect_format(&p).unwrap(), FileFormat::ArrowFile);
-        let b = stream_all(&plain().with_batch_size(1024).build().unwrap(), &p).unwrap();
+        let b = stream_all(&plain().chunk_size(1024).build().unwrap(), &p).unwrap();
         assert!(b.iter().all(|b| b.num_rows() <= 1024));
         check_ids(&b, 12_000);
-        let proj = stream_all(
-            &plain().with_projection(["name", "id"]).build().unwrap(),
-            &p,
-        )
-        .unwrap();
+        let proj = stream_all(&plain().projection(["name", "id"]).build().unwrap(), &p).unwrap();
         assert_eq!(proj[0].schema().field(0).name(), "name");
     }
     // An IPC stream, named .arrows and named .arrow (detected by its first bytes).
@@ -152,7 +141,7 @@ fn load_whole_file_in_one_schema() {
     let d = tempfile::tempdir().unwrap();
     let p = write_ipc_file(d.path(), "l.arrow", None);
     let b = StreamingLoader::builder()
-        .with_batch_size(2000)
+        .chunk_size(2000)
         .build()
         .unwrap()
         .load(&p)
@@ -232,7 +221,7 @@ fn sheet_xml() -> String {
 fn xlsx_types_sheets_and_chunks() {
     let d = tempfile::tempdir().unwrap();
     let p = write_xlsx(d.path());
-    let loader = plain().with_batch_size(8).build().unwrap();
+    let loader = plain().chunk_size(8).build().unwrap();
     let b = stream_all(&loader, &p).unwrap();
     assert_eq!(b.len(), 4);
     assert_eq!(rows(&b), 30);
@@ -249,9 +238,9 @@ fn xlsx_types_sheets_and_chunks() {
     );
     assert_eq!(b[0].column(1).as_string::<i32>().value(3), "name 3");
     assert_eq!(b[0].column(2).null_count(), 1);
-    let named = plain().with_sheet("Data").build().unwrap();
+    let named = plain().sheet("Data").build().unwrap();
     assert_eq!(rows(&stream_all(&named, &p).unwrap()), 30);
-    let missing = plain().with_sheet("Nope").build().unwrap();
+    let missing = plain().sheet("Nope").build().unwrap();
     let msg = missing.stream(&p).unwrap_err().to_string();
     assert!(msg.contains("Nope") && msg.contains("Data"), "{msg}");
     let (head, _) = plain().build().unwrap().sample(&p, 3).unwrap();

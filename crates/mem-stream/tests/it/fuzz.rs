@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
-use mem_stream::StreamingLoader;
+use mem_stream::{MIB, StreamingLoader};
 use proptest::prelude::*;
 
 fn valid_files() -> Vec<(&'static str, Vec<u8>)> {
@@ -70,8 +70,8 @@ fn exercise(name: &str, bytes: &[u8]) {
     let p = d.path().join(name);
     std::fs::write(&p, bytes).unwrap();
     let loader = StreamingLoader::builder()
-        .with_batch_size(7)
-        .with_memory_limit_mb(64.0)
+        .chunk_size(7)
+        .memory_limit(64 * MIB)
         .build()
         .unwrap();
     match loader.stream(&p) {

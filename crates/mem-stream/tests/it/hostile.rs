@@ -9,7 +9,7 @@ use arrow::array::{ArrayRef, Int64Array, StringArray};
 use arrow::ipc::CompressionType;
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
 use arrow::record_batch::RecordBatch;
-use mem_stream::{StreamError, StreamingLoader};
+use mem_stream::{MIB, StreamError, StreamingLoader};
 
 /// Streams `path` to the end and takes a sample; the first error of either, if any.
 fn read(loader: &StreamingLoader, path: &Path) -> Option<StreamError> {
@@ -138,10 +138,7 @@ const MUTANTS: &[Mutant] = &[
 #[test]
 fn mutants_that_panicked_upstream_end_in_one_error_line() {
     let d = tempfile::tempdir().unwrap();
-    let loader = StreamingLoader::builder()
-        .with_batch_size(7)
-        .build()
-        .unwrap();
+    let loader = StreamingLoader::builder().chunk_size(7).build().unwrap();
     for (i, (rel, patches, prevented)) in MUTANTS.iter().enumerate() {
         let mut bytes = std::fs::read(conformance(rel)).unwrap();
         for &(at, v) in *patches {
@@ -235,7 +232,7 @@ fn error_of(dir: &Path, name: &str, bytes: &[u8]) -> StreamError {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     let loader = StreamingLoader::builder()
-        .with_memory_limit_mb(64.0)
+        .memory_limit(64 * MIB)
         .build()
         .unwrap();
     let e = read(&loader, &p).unwrap_or_else(|| panic!("{name} read without an error"));
@@ -358,7 +355,7 @@ fn an_ipc_batch_over_the_budget_is_a_clear_error() {
     std::fs::write(&p, &out).unwrap();
     // 3.2 MB of values; a batch may take a quarter of the limit.
     let small = StreamingLoader::builder()
-        .with_memory_limit_mb(8.0)
+        .memory_limit(8 * MIB)
         .build()
         .unwrap();
     let e = read(&small, &p).unwrap();
@@ -369,7 +366,7 @@ fn an_ipc_batch_over_the_budget_is_a_clear_error() {
         "{msg}"
     );
     let enough = StreamingLoader::builder()
-        .with_memory_limit_mb(64.0)
+        .memory_limit(64 * MIB)
         .build()
         .unwrap();
     assert!(read(&enough, &p).is_none());
@@ -430,7 +427,7 @@ fn parquet_page_sizes_are_checked_before_decompressing() {
     std::fs::write(&p, &bytes).unwrap();
     // 1 MB: a page may take 256 KiB.
     let small = StreamingLoader::builder()
-        .with_memory_limit_mb(1.0)
+        .memory_limit(1 * MIB)
         .build()
         .unwrap();
     let e = read(&small, &p).unwrap();

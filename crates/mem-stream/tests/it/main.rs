@@ -25,7 +25,7 @@ pub fn stream_all(loader: &StreamingLoader, path: &Path) -> mem_stream::Result<V
 
 /// A loader without optimisation, so tests see the types as read.
 pub fn plain() -> StreamingLoaderBuilder {
-    StreamingLoader::builder().with_optimize(false)
+    StreamingLoader::builder().optimize(false)
 }
 
 /// Writes `text` to `name` in `dir`.

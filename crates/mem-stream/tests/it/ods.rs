@@ -103,7 +103,7 @@ fn concat(batches: &[RecordBatch]) -> RecordBatch {
 fn ods_first_sheet_types_values_and_chunks() {
     let d = tempfile::tempdir().unwrap();
     let p = write_ods(d.path());
-    let loader = plain().with_batch_size(2).build().unwrap();
+    let loader = plain().chunk_size(2).build().unwrap();
     let batches = stream_all(&loader, &p).unwrap();
     assert_eq!(batches.len(), 3);
     assert_eq!(rows(&batches), 5);
@@ -144,7 +144,7 @@ fn ods_first_sheet_types_values_and_chunks() {
 fn ods_sheet_option_picks_the_second_sheet() {
     let d = tempfile::tempdir().unwrap();
     let p = write_ods(d.path());
-    let loader = plain().with_sheet("Totals").build().unwrap();
+    let loader = plain().sheet("Totals").build().unwrap();
     let b = concat(&stream_all(&loader, &p).unwrap());
     assert_eq!(b.num_rows(), 3);
     let schema = b.schema();
@@ -154,7 +154,7 @@ fn ods_sheet_option_picks_the_second_sheet() {
     assert_eq!(regions, ["north", "south", "east"]);
     let totals: Vec<i64> = b.column(1).as_primitive::<Int64Type>().values().to_vec();
     assert_eq!(totals, [10, -3, 7]);
-    let missing = plain().with_sheet("Nope").build().unwrap();
+    let missing = plain().sheet("Nope").build().unwrap();
     let msg = missing.stream(&p).unwrap_err().to_string();
     assert!(msg.contains("Nope") && msg.contains("Totals"), "{msg}");
 }

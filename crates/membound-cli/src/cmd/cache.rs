@@ -96,10 +96,10 @@ fn open(
         );
     }
     CompressedCache::builder()
-        .max_memory_mb(0.0)
+        .max_memory(0)
         .enable_disk_cache(&common.dir)
         // Opening never evicts; only `optimize --max-disk-mb` enforces a budget.
-        .max_disk_mb(max_disk_mb.unwrap_or(1e12))
+        .max_disk(max_disk_mb.map_or(u64::MAX, mem_monitor::mb_to_bytes))
         .max_entry_bytes(mem_monitor::mb_to_bytes(common.max_entry_mb).max(1))
         .cleanup_interval(Duration::ZERO)
         .read_only(read_only)

@@ -131,7 +131,7 @@ fn open_existing(dir: &Path) -> anyhow::Result<CacheService> {
     check_dir(dir)?;
     CacheService::builder()
         .cache_dir(dir)
-        .hot_tier_mb(64.0)
+        .hot_tier(64 << 20)
         .read_only(true)
         .build()
         .with_context(|| format!("opening the cache in {}", dir.display()))
@@ -143,7 +143,7 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let embeddings = read_npy(&a.npy)?;
     // More lines than rows is an error: stop there instead of reading the rest.
-    let limits = TextsLimits::default().with_max_lines(embeddings.rows());
+    let limits = TextsLimits::default().max_lines(embeddings.rows());
     let texts = read_texts_jsonl_with(&a.texts, limits)?;
     if texts.len() != embeddings.rows() {
         bail!(
@@ -156,8 +156,8 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let service = CacheService::builder()
         .cache_dir(&a.dir)
-        .max_cache_size_gb(a.max_size_gb)
-        .hot_tier_mb(0.0)
+        .max_cache_size(mem_monitor::mb_to_bytes(a.max_size_gb * 1024.0).max(1))
+        .hot_tier(0)
         .build()
         .with_context(|| format!("opening the cache in {}", a.dir.display()))?;
     let model = ModelInfo::new(&a.model);

@@ -193,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Refuses a FIFO, device, symlink or directory as OUT, and the input itself (same device
     // and inode), before any work; the temporary file is removed if anything fails.
     let out_file = OutputFile::create(&args.out, &[&args.path])?;
-    let loader = args.loader.builder().with_optimize(false).build()?;
+    let loader = args.loader.builder().optimize(false).build()?;
     let opts = if args.tighter {
         OptimizeOptions::default().tighter()
     } else {
@@ -222,8 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     // Pass 2: every chunk in the final types, written as it comes.
-    let row_group_bytes =
-        MAX_ROW_GROUP_BYTES.min(mem_monitor::mb_to_bytes(loader.memory_limit_mb()) / 8);
+    let row_group_bytes = MAX_ROW_GROUP_BYTES.min(loader.memory_limit() / 8);
     let mut writer = Writer::create(&args.out, out_file, &final_schema, row_group_bytes)?;
     let mut after = vec![0usize; final_schema.fields().len()];
     let mut rows = 0u64;

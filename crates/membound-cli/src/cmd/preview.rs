@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     sheet: Option<String>,
     /// Memory limit in MB; the rows shown hold at most a sixteenth of it, and 8 MiB.
-    #[arg(long, default_value_t = mem_stream::DEFAULT_MEMORY_LIMIT_MB)]
+    #[arg(long, default_value_t = mem_monitor::bytes_to_mb(mem_stream::DEFAULT_MEMORY_LIMIT))]
     memory_limit_mb: f64,
     /// One JSON object `{"columns":[..],"rows":[[..],..]}` instead of a table.
     #[arg(long)]
@@ -90,12 +90,13 @@ const PAGE_ROWS: usize = 1000;
 
 /// Runs `membound preview`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut b = StreamingLoader::builder().with_memory_limit_mb(args.memory_limit_mb);
+    let mut b =
+        StreamingLoader::builder().memory_limit(mem_monitor::mb_to_bytes(args.memory_limit_mb));
     if let Some(c) = &args.columns {
-        b = b.with_projection(c.iter().map(|s| s.trim().to_owned()));
+        b = b.projection(c.iter().map(|s| s.trim().to_owned()));
     }
     if let Some(s) = &args.sheet {
-        b = b.with_sheet(s.clone());
+        b = b.sheet(s.clone());
     }
     let loader = b.build()?;
     let (batch, meta) = loader.sample(&args.path, args.rows)?;

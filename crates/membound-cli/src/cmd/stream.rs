@@ -34,7 +34,7 @@ pub struct LoaderArgs {
     #[arg(long, default_value_t = mem_stream::DEFAULT_CHUNK_SIZE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub chunk_size: usize,
     /// Memory limit in MB; chunks shrink when the process would exceed it.
-    #[arg(long, default_value_t = mem_stream::DEFAULT_MEMORY_LIMIT_MB)]
+    #[arg(long, default_value_t = mem_monitor::bytes_to_mb(mem_stream::DEFAULT_MEMORY_LIMIT))]
     pub memory_limit_mb: f64,
     /// Only these columns, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -51,14 +51,14 @@ impl LoaderArgs {
     /// A loader builder with these settings.
     pub fn builder(&self) -> StreamingLoaderBuilder {
         let mut b = StreamingLoader::builder()
-            .with_batch_size(self.chunk_size)
-            .with_memory_limit_mb(self.memory_limit_mb)
-            .with_optimize(!self.no_optimize);
+            .chunk_size(self.chunk_size)
+            .memory_limit(mem_monitor::mb_to_bytes(self.memory_limit_mb))
+            .optimize(!self.no_optimize);
         if let Some(c) = &self.columns {
-            b = b.with_projection(c.iter().map(|s| s.trim().to_owned()));
+            b = b.projection(c.iter().map(|s| s.trim().to_owned()));
         }
         if let Some(s) = &self.sheet {
-            b = b.with_sheet(s.clone());
+            b = b.sheet(s.clone());
         }
         b
     }

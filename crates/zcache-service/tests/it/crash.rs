@@ -18,7 +18,7 @@ const KEY: &str = "k";
 fn open(dir: &Path, read_only: bool) -> Result<CacheService, zcache_service::ServiceError> {
     CacheService::builder()
         .cache_dir(dir)
-        .hot_tier_mb(0.0)
+        .hot_tier(0)
         .read_only(read_only)
         .build()
 }

@@ -10,8 +10,8 @@ use crate::common::{TestResult, texts, unit_vectors};
 
 fn model() -> ModelInfo {
     ModelInfo::new("test-model")
-        .with_revision("1")
-        .with_param("pooling", "mean")
+        .revision("1")
+        .param("pooling", "mean")
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn stale_data_hash_and_other_model_are_misses() -> TestResult {
         "revision differs"
     );
     assert!(
-        s.get_cached_embeddings_checked(&key, &model().with_param("pooling", "cls"), &hash)?
+        s.get_cached_embeddings_checked(&key, &model().param("pooling", "cls"), &hash)?
             .is_none()
     );
     assert!(
@@ -137,11 +137,11 @@ fn size_limit_evicts_least_recently_used_entries() -> TestResult {
     let size = probe
         .save_embeddings("probe", &e, &texts(100, "p"), &model(), "h", Precision::F32)?
         .stored_bytes;
-    let limit_gb = (size as f64 * 2.5) / (1u64 << 30) as f64;
+    let limit = size * 5 / 2;
     let dir = tempfile::tempdir()?;
     let s = CacheService::builder()
         .cache_dir(dir.path())
-        .max_cache_size_gb(limit_gb)
+        .max_cache_size(limit)
         .build()?;
     for k in ["a", "b"] {
         assert!(s.save_embeddings_compressed(
@@ -175,7 +175,7 @@ fn size_limit_evicts_least_recently_used_entries() -> TestResult {
     drop(s);
     let s = CacheService::builder()
         .cache_dir(dir.path())
-        .max_cache_size_gb(limit_gb)
+        .max_cache_size(limit)
         .build()?;
     assert_eq!(s.keys(), vec!["a".to_owned(), "c".to_owned()]);
     Ok(())

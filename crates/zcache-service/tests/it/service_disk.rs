@@ -6,10 +6,7 @@ use crate::common::{TestResult, files_under, texts, unit_vectors};
 
 fn open(dir: &std::path::Path) -> Result<CacheService, zcache_service::ServiceError> {
     // No hot tier: every read goes to the files.
-    CacheService::builder()
-        .cache_dir(dir)
-        .hot_tier_mb(0.0)
-        .build()
+    CacheService::builder().cache_dir(dir).hot_tier(0).build()
 }
 
 #[test]
@@ -134,7 +131,7 @@ fn optimize_repairs_orphans_and_enforces_the_limit() -> TestResult {
     // Reopened with a smaller limit: optimize evicts down to it.
     let s = CacheService::builder()
         .cache_dir(dir.path())
-        .max_cache_size_gb(8000.0 / (1u64 << 30) as f64)
+        .max_cache_size(8000)
         .build()?;
     let report = s.optimize_cache()?;
     assert_eq!(report.evicted, 1);

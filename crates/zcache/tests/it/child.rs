@@ -83,7 +83,7 @@ fn writer(dir: &Path, from: u64, to: u64) {
 fn rss(budget_mb: f64, max_len: u64) {
     let before = mem_monitor::memory_stats().unwrap().process_rss_bytes;
     let cache = CompressedCache::builder()
-        .max_memory_mb(budget_mb)
+        .max_memory(mem_monitor::mb_to_bytes(budget_mb))
         .cleanup_interval(Duration::ZERO)
         .build()
         .unwrap();

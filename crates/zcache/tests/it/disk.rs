@@ -54,9 +54,9 @@ fn entries_survive_reopen_and_keys_are_never_paths() {
 fn disk_tier_is_bounded_with_lru_eviction() {
     let dir = tempfile::tempdir().unwrap();
     let cache = CompressedCache::builder()
-        .max_memory_mb(0.0)
+        .max_memory(0)
         .enable_disk_cache(dir.path())
-        .max_disk_mb(0.25)
+        .max_disk(256 << 10)
         .default_compression(zcache::Codec::None)
         .sync_writes(false)
         .cleanup_interval(Duration::ZERO)
@@ -105,7 +105,7 @@ fn leftover_temp_files_are_removed_on_open() {
 fn write_on_eviction_spills_and_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let cache = CompressedCache::builder()
-        .max_memory_mb(0.05)
+        .max_memory(mem_monitor::mb_to_bytes(0.05))
         .enable_disk_cache(dir.path())
         .disk_policy(DiskPolicy::WriteOnEviction)
         .default_compression(zcache::Codec::None)
@@ -154,7 +154,7 @@ fn flush_persists_write_on_eviction_entries() {
     let dir = tempfile::tempdir().unwrap();
     {
         let cache = CompressedCache::builder()
-            .max_memory_mb(8.0)
+            .max_memory(8 << 20)
             .enable_disk_cache(dir.path())
             .disk_policy(DiskPolicy::WriteOnEviction)
             .cleanup_interval(Duration::ZERO)

@@ -43,7 +43,7 @@ fn each_damaged_entry_is_a_counted_miss_and_removed() {
     }
     // Memory 0 so reads go to disk; open with a fresh process-level index.
     let cache = CompressedCache::builder()
-        .max_memory_mb(0.0)
+        .max_memory(0)
         .enable_disk_cache(dir.path())
         .cleanup_interval(std::time::Duration::ZERO)
         .build()

@@ -37,7 +37,7 @@ fn entry_name(key: &str) -> String {
 
 fn read_only(dir: &Path, max_entry: u64) -> CompressedCache {
     CompressedCache::builder()
-        .max_memory_mb(0.0)
+        .max_memory(0)
         .enable_disk_cache(dir)
         .cleanup_interval(Duration::ZERO)
         .max_entry_bytes(max_entry)
@@ -132,7 +132,7 @@ fn an_entry_above_the_size_limit_is_skipped_never_removed() {
     // A reader whose limit is 1 MiB: the 3 MiB entry is not damage.
     for read_only_mode in [true, false] {
         let cache = CompressedCache::builder()
-            .max_memory_mb(0.0)
+            .max_memory(0)
             .enable_disk_cache(dir.path())
             .cleanup_interval(Duration::ZERO)
             .max_entry_bytes(1 << 20)

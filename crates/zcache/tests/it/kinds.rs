@@ -76,7 +76,7 @@ proptest! {
 #[test]
 fn another_kind_is_an_error_never_garbage() {
     let cache = CompressedCache::builder()
-        .max_memory_mb(4.0)
+        .max_memory(4 << 20)
         .build()
         .unwrap();
     cache.put_slice("v", &[1.0f32, 2.0, 3.0, 4.0]).unwrap();
@@ -103,7 +103,7 @@ fn another_kind_is_an_error_never_garbage() {
 #[test]
 fn auto_picks_codecs_per_kind_and_stores_noise_raw() {
     let cache = CompressedCache::builder()
-        .max_memory_mb(16.0)
+        .max_memory(16 << 20)
         .build()
         .unwrap();
     let emb: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.37).sin() * 0.05).collect();

@@ -24,9 +24,9 @@ use zcache::{CompressedCache, DiskPolicy};
 /// A disk-backed cache on `dir` with small budgets and no cleanup thread.
 pub fn disk_cache(dir: &Path, memory_mb: f64) -> CompressedCache {
     CompressedCache::builder()
-        .max_memory_mb(memory_mb)
+        .max_memory(mem_monitor::mb_to_bytes(memory_mb))
         .enable_disk_cache(dir)
-        .max_disk_mb(64.0)
+        .max_disk(64 << 20)
         .cleanup_interval(std::time::Duration::ZERO)
         .disk_policy(DiskPolicy::WriteThrough)
         .max_entry_bytes(4 << 20)

@@ -22,7 +22,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 fn expired_entries_are_never_returned_and_cleaned_from_both_tiers() {
     let dir = tempfile::tempdir().unwrap();
     let cache = CompressedCache::builder()
-        .max_memory_mb(4.0)
+        .max_memory(4 << 20)
         .enable_disk_cache(dir.path())
         .cleanup_interval(Duration::from_millis(20))
         .build()
@@ -86,7 +86,7 @@ fn dropping_the_cache_stops_its_cleanup_thread() {
 fn pressure_high_serves_from_disk_only_until_it_falls() {
     let dir = tempfile::tempdir().unwrap();
     let cache = CompressedCache::builder()
-        .max_memory_mb(8.0)
+        .max_memory(8 << 20)
         .enable_disk_cache(dir.path())
         .disk_policy(zcache::DiskPolicy::WriteOnEviction)
         .cleanup_interval(Duration::from_secs(3600))
@@ -139,7 +139,7 @@ fn pressure_high_serves_from_disk_only_until_it_falls() {
 #[test]
 fn pressure_high_without_disk_empties_memory() {
     let cache = CompressedCache::builder()
-        .max_memory_mb(8.0)
+        .max_memory(8 << 20)
         .cleanup_interval(Duration::ZERO)
         .build()
         .unwrap();
@@ -158,7 +158,7 @@ fn pressure_high_without_disk_empties_memory() {
 #[test]
 fn optimize_recompresses_purges_and_reports() {
     let cache = CompressedCache::builder()
-        .max_memory_mb(16.0)
+        .max_memory(16 << 20)
         .cleanup_interval(Duration::ZERO)
         .build()
         .unwrap();
@@ -195,7 +195,7 @@ fn concurrent_writers_and_readers_only_ever_see_exact_values() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Arc::new(
         CompressedCache::builder()
-            .max_memory_mb(0.3)
+            .max_memory(mem_monitor::mb_to_bytes(0.3))
             .enable_disk_cache(dir.path())
             .disk_policy(zcache::DiskPolicy::WriteOnEviction)
             .sync_writes(false)

@@ -32,7 +32,7 @@ pub fn mixed(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let dir = embeddings_dir(args)?;
     let docs: usize = arg(args, "--docs")?.parse()?;
     let cache = CompressedCache::builder()
-        .max_memory_mb(4096.0)
+        .max_memory(4096 << 20)
         .default_compression(Codec::Auto)
         .build()?;
     let spec = TraceSpec {
@@ -166,7 +166,7 @@ pub fn trace(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let trace = zipf_trace(&spec);
     let budget = total_value_bytes(&spec) / 10;
     let cache = CompressedCache::builder()
-        .max_memory_mb(budget as f64 / (1024.0 * 1024.0))
+        .max_memory(budget as u64)
         .default_compression(codec)
         .build()?;
     let z = replay(

@@ -90,10 +90,10 @@ pub fn pipeline(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let work = Path::new(arg(args, "--work")?);
     let start = Instant::now();
     let config = membound::Config::default();
-    let manager = membound::MemoryManager::builder(config.clone()).start()?;
+    let manager = membound::MemoryManager::builder(config.clone()).build()?;
     let loader = config
         .streaming_loader()
-        .with_batch_size(manager.advice().streaming_chunk_size)
+        .chunk_size(manager.advice().streaming_chunk_size)
         .build()?;
     let mut rows = 0usize;
     for chunk in loader.stream(csv)? {

@@ -14,8 +14,8 @@ use super::arg;
 /// A loader without a memory limit, default (inferred) types: the "before" of every table row.
 fn plain_loader() -> anyhow::Result<StreamingLoader> {
     Ok(StreamingLoader::builder()
-        .with_memory_limit_mb(1.0e9)
-        .with_optimize(false)
+        .memory_limit(u64::MAX)
+        .optimize(false)
         .build()?)
 }
 

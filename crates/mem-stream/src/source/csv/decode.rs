@@ -45,7 +45,7 @@ pub(super) fn record_error(
                 Some(line),
                 format!(
                     "a record is longer than {cap} bytes ({bytes} read so far); is a quote left \
-                     open? (raise CsvOptions::with_max_record_bytes for longer records)"
+                     open? (raise CsvOptions::max_record_bytes for longer records)"
                 ),
             )
         }
