@@ -1,7 +1,8 @@
 //! Process and system memory, cgroup v2 limits, PSI, and pressure levels with hysteresis.
 //!
 //! `mem-monitor` is the leaf of the membound workspace: it holds the vocabulary the other crates
-//! share ([`PressureLevel`], byte-size helpers, the [`PressureHook`] trait) and the monitor.
+//! share ([`PressureLevel`], byte-size helpers, the [`PressureHook`] trait, the
+//! [`PressureSource`] trait through which consumers read the level) and the monitor.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,6 +36,7 @@ mod monitor;
 pub mod parse;
 mod process;
 mod sampler;
+mod source;
 mod stats;
 
 pub use bytes::{GIB, KIB, MIB, bytes_to_mb, format_bytes, mb_to_bytes};
@@ -48,4 +50,5 @@ pub use level::{PressureLevel, Thresholds};
 pub use monitor::{MemoryMonitor, MemoryMonitorBuilder, PressureEvent};
 pub use process::{ProcessMemory, peak_rss_bytes, process_memory};
 pub use sampler::sample_via_sysinfo;
+pub use source::{FixedPressure, PressureSource};
 pub use stats::{MemoryStats, memory_stats, memory_stats_with};
