@@ -10,6 +10,8 @@ pub struct ProcessMemory {
     /// The kernel's high-water mark of the resident set (`VmHWM`): also sees peaks between
     /// samples. `None` where the platform does not report it.
     pub peak_rss_bytes: Option<u64>,
+    /// Virtual size now (`VmSize`); 0 where the platform does not report it.
+    pub virtual_bytes: u64,
 }
 
 /// Resident and peak memory of process `pid`; `None` when it does not exist (or has exited,
@@ -40,6 +42,7 @@ mod imp {
         Some(ProcessMemory {
             rss_bytes: parse::status_bytes(&text, "VmRSS")?,
             peak_rss_bytes: parse::status_bytes(&text, "VmHWM"),
+            virtual_bytes: parse::status_bytes(&text, "VmSize").unwrap_or(0),
         })
     }
 }
@@ -57,9 +60,11 @@ mod imp {
             true,
             ProcessRefreshKind::nothing().with_memory(),
         );
+        let process = sys.process(pid)?;
         Some(ProcessMemory {
-            rss_bytes: sys.process(pid)?.memory(),
+            rss_bytes: process.memory(),
             peak_rss_bytes: None,
+            virtual_bytes: process.virtual_memory(),
         })
     }
 }
