@@ -17,7 +17,8 @@ use crate::options::OptimizeOptions;
 use crate::plan::{analyze, target_type};
 
 /// A numeric element type (`i8`..`i64`, `u8`..`u64`, `f32`, `f64`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum NumericType {
     /// `i8`
@@ -91,7 +92,8 @@ impl NumericType {
 }
 
 /// What [`optimize_array`] should produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ArrayTarget {
     /// The narrowest lossless type: integers by their min/max (non-negative values may become
     /// unsigned), `f64` to `f32` where every value round-trips exactly, `f32` kept.
@@ -106,7 +108,10 @@ pub enum ArrayTarget {
 }
 
 /// A numeric vector of any supported element type: what [`optimize_array`] returns.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// With serde: `{"u8": [1, 2, 3]}` (the element type, lowercase, and the values).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[expect(
     missing_docs,
     reason = "each variant holds the element type it is named after"

@@ -44,6 +44,7 @@ mod options;
 mod plan;
 mod release;
 mod report;
+mod serde_arrow;
 mod size;
 mod stream;
 

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use mem_monitor::PressureHook;
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What [`release_memory`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseReport {
     /// Process resident bytes before (0 if the OS does not report it).
     pub rss_before: u64,

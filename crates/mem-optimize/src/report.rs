@@ -3,15 +3,20 @@
 use std::fmt;
 
 use arrow::datatypes::DataType;
+use serde::{Deserialize, Serialize};
 
 /// One column's type and memory before and after optimisation.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// With serde the types are their `Display` strings (`"Int64"`, `"Dictionary(Int8, Utf8)"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnReport {
     /// The column name.
     pub name: String,
     /// The input type.
+    #[serde(with = "crate::serde_arrow::data_type")]
     pub type_before: DataType,
     /// The output type (equal to `type_before` when the column was left alone).
+    #[serde(with = "crate::serde_arrow::data_type")]
     pub type_after: DataType,
     /// Bytes held by the input column ([`array_memory_size`](crate::array_memory_size)).
     pub bytes_before: usize,
@@ -34,7 +39,7 @@ impl ColumnReport {
 /// to more). Free text does not shrink by type: a table dominated by a unique-text column will
 /// show a small [`reduction_fraction`](Self::reduction_fraction) however well the other
 /// columns shrink.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OptimizeReport {
     /// One entry per column, in schema order.
     pub columns: Vec<ColumnReport>,
@@ -95,5 +100,54 @@ impl fmt::Display for OptimizeReport {
             mem_monitor::format_bytes(self.bytes_after as u64),
             self.reduction_fraction() * 100.0
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+
+    use super::*;
+    use crate::{OptimizeOptions, optimize_batch};
+
+    #[test]
+    fn a_report_serialises_with_readable_types_and_reads_back() {
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from_iter_values(0..1000)) as _),
+            ("x", Arc::new(Float64Array::from(vec![0.5; 1000])) as _),
+            (
+                "kind",
+                Arc::new(StringArray::from_iter_values(
+                    (0..1000).map(|i| ["a", "b"][i % 2]),
+                )) as _,
+            ),
+        ])
+        .unwrap();
+        let (_, report) = optimize_batch(&batch, &OptimizeOptions::default()).unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        let types: Vec<(&str, &str)> = json["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["type_before"].as_str().unwrap(),
+                    c["type_after"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("Int64", "UInt16"),
+                ("Float64", "Float32"),
+                ("Utf8", "Dictionary(Int8, Utf8)")
+            ]
+        );
+        assert_eq!(json["bytes_before"], report.bytes_before);
+        let back: OptimizeReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, report);
     }
 }

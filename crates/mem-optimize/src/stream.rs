@@ -12,15 +12,19 @@ use crate::options::OptimizeOptions;
 use crate::plan::{Need, analyze_with_base, int_target, int_type_range, target_type};
 
 /// A column whose output type had to widen because a later chunk did not fit.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// With serde the types are their `Display` strings (`"UInt8"`, `"Int16"`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaWidening {
     /// Index (0-based) of the chunk that needed the wider type.
     pub chunk_index: usize,
     /// The column name.
     pub column: String,
     /// The output type before this chunk.
+    #[serde(with = "crate::serde_arrow::data_type")]
     pub from: DataType,
     /// The output type from this chunk on; it holds every value `from` can hold.
+    #[serde(with = "crate::serde_arrow::data_type")]
     pub to: DataType,
 }
 

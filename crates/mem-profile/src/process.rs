@@ -5,7 +5,7 @@ use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use crate::error::ProfileError;
-use crate::profiler::{Thinned, unix_now};
+use crate::profiler::{DEFAULT_MAX_SNAPSHOTS, Thinned, unix_now};
 use crate::result::{AnalysisConfig, Extras, ProfileResult, Snapshot};
 
 #[cfg(target_os = "linux")]
@@ -150,7 +150,7 @@ pub fn profile_child(
     let interval = interval.min(crate::profiler::MAX_INTERVAL);
     let started = Instant::now();
     let start_unix = unix_now();
-    let mut series = Thinned::new(10_000);
+    let mut series = Thinned::new(DEFAULT_MAX_SNAPSHOTS);
     let mut next = started;
     let mut jitter = crate::jitter::Jitter::seeded();
     // Poll for exit more often than we sample, so a long interval does not delay the end.

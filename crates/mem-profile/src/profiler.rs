@@ -20,6 +20,9 @@ pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// The seed's default interval between snapshots.
 pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Most snapshots a series keeps before it is thinned (sessions and child processes alike).
+pub(crate) const DEFAULT_MAX_SNAPSHOTS: usize = 10_000;
+
 /// Locks a mutex, taking the data of a poisoned one: profiler state stays usable after a panic
 /// elsewhere.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -217,7 +220,7 @@ impl MemoryProfiler {
     pub fn builder() -> MemoryProfilerBuilder {
         MemoryProfilerBuilder {
             interval: DEFAULT_SNAPSHOT_INTERVAL,
-            max_snapshots: 10_000,
+            max_snapshots: DEFAULT_MAX_SNAPSHOTS,
             analysis: AnalysisConfig::default(),
         }
     }

@@ -172,8 +172,10 @@ impl CacheServiceBuilder {
     /// Validates the settings and opens the cache (rebuilding its index from the directory).
     ///
     /// # Errors
-    /// [`ServiceError::InvalidConfig`] for a size that is negative, zero (cache size), NaN or
-    /// infinite, or an invalid codec; [`ServiceError::Open`] when the directory cannot be opened.
+    /// [`ServiceError::InvalidConfig`] for a cache size of zero or a codec that
+    /// [`Codec::validate`] refuses (a level out of range, such as `Codec::Zstd(99)`, a shuffle
+    /// width other than 2, 4 or 8, a codec compiled out); [`ServiceError::Open`] when the
+    /// directory cannot be opened.
     pub fn build(self) -> Result<CacheService> {
         if self.max_cache_size == 0 {
             return Err(ServiceError::InvalidConfig(

@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
+use zcache::Codec;
 
 use crate::fidelity::Fidelity;
 use crate::precision::Precision;
@@ -44,10 +45,10 @@ pub struct EntryStats {
     pub matrix_ratio: f64,
     /// Cosine similarity kept at save.
     pub fidelity: Fidelity,
-    /// Codec of the matrix section.
-    pub matrix_codec: String,
-    /// Codec of the texts section.
-    pub texts_codec: String,
+    /// Codec of the matrix section (serde: its name, such as `"shuffle:4:zstd:1"`).
+    pub matrix_codec: Codec,
+    /// Codec of the texts section (serde: its name, such as `"lz4"`).
+    pub texts_codec: Codec,
     /// Save time, milliseconds since the Unix epoch.
     pub created_unix_ms: u64,
 }
@@ -147,8 +148,8 @@ impl CacheService {
                         stored_bytes: s.stored_bytes,
                         matrix_ratio: ratio(m.matrix_stored_len, raw),
                         fidelity: m.fidelity,
-                        matrix_codec: m.matrix_codec.to_string(),
-                        texts_codec: m.texts_codec.to_string(),
+                        matrix_codec: m.matrix_codec,
+                        texts_codec: m.texts_codec,
                         created_unix_ms: m.created_unix_ms,
                     }
                 })
@@ -203,5 +204,35 @@ impl CacheService {
             entries,
             compressed_cache: self.cache.get_stats(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Embeddings, ModelInfo};
+
+    #[test]
+    fn codecs_are_typed_and_serialise_as_their_names() {
+        let s = CacheService::builder().build().unwrap();
+        let e = Embeddings::new(vec![0.25; 4 * 8], 4, 8).unwrap();
+        let texts: Vec<String> = (0..4).map(|i| format!("text {i}")).collect();
+        s.save_embeddings_compressed("k", &e, &texts, &ModelInfo::new("m"), "h")
+            .unwrap();
+        let stats = s.get_enhanced_cache_stats();
+        let entry = &stats.entries[0];
+        assert_eq!(
+            entry.matrix_codec,
+            Codec::Shuffle {
+                width: 4,
+                inner: zcache::DEFAULT_SHUFFLE_INNER
+            }
+        );
+        assert_eq!(entry.texts_codec, Codec::Lz4);
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["entries"][0]["matrix_codec"], "shuffle:4:zstd:1");
+        assert_eq!(json["entries"][0]["texts_codec"], "lz4");
+        let back: EnhancedCacheStats = serde_json::from_value(json).unwrap();
+        assert_eq!(back.entries, stats.entries);
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mem_monitor::{PressureHook, PressureLevel};
 use moka::Equivalent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::OptimizeError;
 
@@ -22,7 +22,7 @@ mod builder;
 pub use builder::LruCacheBuilder;
 
 /// Why an entry left the cache (passed to the cleanup callback).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvictionCause {
     /// Pushed out by the entry or byte limit (least recently used first).
@@ -77,7 +77,7 @@ type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> usize + Send + Sync>;
 type Cleanup<K, V> = Arc<dyn Fn(&K, V, EvictionCause) + Send + Sync>;
 
 /// Hit, miss and removal counts of an [`LruCache`].
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct CacheStats {
     /// `get` calls that found the key.
     pub hits: u64,
