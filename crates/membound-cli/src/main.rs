@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
 mod output;
@@ -16,6 +16,10 @@ mod output;
 #[derive(Debug, Parser)]
 #[command(name = "membound", version, about)]
 struct Cli {
+    /// Show the libraries' log on stderr: -v info, -vv debug, -vvv trace (`RUST_LOG`, when set,
+    /// decides instead, e.g. `RUST_LOG=mem_stream=debug`).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +40,31 @@ enum Command {
     Preview(cmd::preview::Args),
     /// Stream a table file, shrink its types under one stable schema, write Parquet or Feather.
     Optimize(cmd::optimize::Args),
+    /// Print a shell completion script, e.g. `membound completions bash > /etc/bash_completion.d/membound`.
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Sends the libraries' `tracing` events to stderr: what `RUST_LOG` asks for when it is set,
+/// else info at `-v`, debug at `-vv`, trace beyond, and nothing without `-v`.
+fn init_logging(verbose: u8) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => tracing_subscriber::EnvFilter::new(spec),
+        _ => tracing_subscriber::EnvFilter::new(match verbose {
+            0 => "off",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }),
+    };
+    // A second initialisation (impossible here) would only be refused, never panic.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
 }
 
 /// Panics inside a file decoder (malformed input) come back as errors and are reported once, as
@@ -71,7 +100,17 @@ fn install_panic_hook() {
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let result = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "membound",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Monitor(args) => cmd::monitor::run(args),
         Command::Cache(args) => cmd::cache::run(args),
         Command::Embeddings(args) => cmd::embeddings::run(args),

@@ -53,3 +53,61 @@ fn table_rows_and_bad_arguments() {
         assert!(out.stdout.is_empty(), "{bad:?} printed a sample");
     }
 }
+
+#[test]
+fn pid_samples_that_process() {
+    // A child that holds ~64 MiB resident while it is watched.
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,time\nb=bytearray(64<<20)\nfor i in range(0,len(b),4096): b[i]=1\nprint('ready',flush=True)\ntime.sleep(30)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid = child.id().to_string();
+    let out = membound(&[
+        "monitor",
+        "--pid",
+        &pid,
+        "--count",
+        "3",
+        "--interval-ms",
+        "10",
+        "--json",
+    ]);
+    child.kill().ok();
+    child.wait().ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["pid"].as_u64(), Some(u64::from(child.id())));
+        assert!(v["process_mb"].as_f64().unwrap() > 60.0, "{l}");
+    }
+    // A pid that runs nothing is a clean error.
+    let out = membound(&["monitor", "--pid", "4000000", "--count", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: no process with pid 4000000"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = membound(&["completions", shell]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("monitor"));
+    }
+    assert!(!membound(&["completions", "tcsh"]).status.success());
+}

@@ -1,4 +1,5 @@
-//! [`Config`]: the original guide's `BERTOPIC_*` environment variables, or a TOML file.
+//! [`Config`]: the `MEMBOUND_*` environment variables (the original guide's `BERTOPIC_*` names
+//! still honoured), or a TOML file.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -39,7 +40,7 @@ pub enum ConfigError {
     },
 }
 
-/// The compression method caches use by default (`BERTOPIC_COMPRESSION_METHOD`).
+/// The compression method caches use by default (`MEMBOUND_COMPRESSION_METHOD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompressionMethod {
@@ -89,19 +90,19 @@ impl FromStr for CompressionMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Maximum memory per operation, in MB (`BERTOPIC_MAX_MEMORY_MB`, default 2000).
+    /// Maximum memory per operation, in MB (`MEMBOUND_MAX_MEMORY_MB` or `BERTOPIC_MAX_MEMORY_MB`, default 2000).
     pub max_memory_mb: f64,
-    /// Rows per streaming chunk (`BERTOPIC_STREAMING_CHUNK_SIZE`, default 10,000).
+    /// Rows per streaming chunk (`MEMBOUND_STREAMING_CHUNK_SIZE` or `BERTOPIC_STREAMING_CHUNK_SIZE`, default 10,000).
     pub streaming_chunk_size: usize,
-    /// Maximum cache size on disk, in GB (`BERTOPIC_CACHE_SIZE_GB`, default 5.0).
+    /// Maximum cache size on disk, in GB (`MEMBOUND_CACHE_SIZE_GB` or `BERTOPIC_CACHE_SIZE_GB`, default 5.0).
     pub cache_size_gb: f64,
-    /// Whether the memory monitor runs (`BERTOPIC_MEMORY_MONITORING`, default true).
+    /// Whether the memory monitor runs (`MEMBOUND_MEMORY_MONITORING` or `BERTOPIC_MEMORY_MONITORING`, default true).
     pub memory_monitoring: bool,
-    /// Whether detailed profiling runs under High pressure (`BERTOPIC_MEMORY_PROFILE`, default true).
+    /// Whether detailed profiling runs under High pressure (`MEMBOUND_MEMORY_PROFILE` or `BERTOPIC_MEMORY_PROFILE`, default true).
     pub memory_profile: bool,
-    /// Whether caches compress (`BERTOPIC_COMPRESSION_ENABLED`, default true).
+    /// Whether caches compress (`MEMBOUND_COMPRESSION_ENABLED` or `BERTOPIC_COMPRESSION_ENABLED`, default true).
     pub compression_enabled: bool,
-    /// The caches' default compression (`BERTOPIC_COMPRESSION_METHOD`, default lz4).
+    /// The caches' default compression (`MEMBOUND_COMPRESSION_METHOD` or `BERTOPIC_COMPRESSION_METHOD`, default lz4).
     pub compression_method: CompressionMethod,
 }
 
@@ -119,8 +120,21 @@ impl Default for Config {
     }
 }
 
-/// The environment variables [`Config::from_env`] reads, in the order of the guide.
+/// The environment variables [`Config::from_env`] reads, in the order of the guide: each
+/// setting's `MEMBOUND_*` name, which wins when both are set.
 pub const ENV_VARS: [&str; 7] = [
+    "MEMBOUND_MAX_MEMORY_MB",
+    "MEMBOUND_STREAMING_CHUNK_SIZE",
+    "MEMBOUND_CACHE_SIZE_GB",
+    "MEMBOUND_MEMORY_MONITORING",
+    "MEMBOUND_MEMORY_PROFILE",
+    "MEMBOUND_COMPRESSION_ENABLED",
+    "MEMBOUND_COMPRESSION_METHOD",
+];
+
+/// The original guide's names of the same settings, in the same order: read when the
+/// `MEMBOUND_*` name is unset, so an application configured for the guide keeps working.
+pub const LEGACY_ENV_VARS: [&str; 7] = [
     "BERTOPIC_MAX_MEMORY_MB",
     "BERTOPIC_STREAMING_CHUNK_SIZE",
     "BERTOPIC_CACHE_SIZE_GB",
@@ -166,8 +180,11 @@ impl Config {
         mem_monitor::mb_to_bytes(self.cache_size_gb * 1024.0)
     }
 
-    /// Reads the `BERTOPIC_*` variables from the process environment; unset ones keep their
-    /// defaults.
+    /// Reads the settings from the process environment; unset ones keep their defaults.
+    ///
+    /// Each setting is read from its `MEMBOUND_*` variable ([`ENV_VARS`]), or, when that is unset,
+    /// from the original guide's `BERTOPIC_*` name ([`LEGACY_ENV_VARS`]): `MEMBOUND_MAX_MEMORY_MB`
+    /// wins over `BERTOPIC_MAX_MEMORY_MB`. An empty value counts as unset.
     ///
     /// # Errors
     /// [`ConfigError::InvalidValue`] naming the first variable whose value is invalid.
@@ -181,11 +198,20 @@ impl Config {
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Self::default();
-        let [max_mem, chunk, cache, monitoring, profile, enabled, method] = ENV_VARS;
-        if let Some(v) = lookup(max_mem) {
+        // The variable that sets each setting (the new name first) and its value.
+        let read = |i: usize| -> Option<(&'static str, String)> {
+            [ENV_VARS[i], LEGACY_ENV_VARS[i]]
+                .into_iter()
+                .find_map(|var| {
+                    lookup(var)
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| (var, v))
+                })
+        };
+        if let Some((max_mem, v)) = read(0) {
             c.max_memory_mb = positive_f64(max_mem, &v)?;
         }
-        if let Some(v) = lookup(chunk) {
+        if let Some((chunk, v)) = read(1) {
             c.streaming_chunk_size = match v.trim().parse::<usize>() {
                 Ok(n) if n > 0 => n,
                 _ => {
@@ -197,19 +223,19 @@ impl Config {
                 }
             };
         }
-        if let Some(v) = lookup(cache) {
+        if let Some((cache, v)) = read(2) {
             c.cache_size_gb = positive_f64(cache, &v)?;
         }
-        if let Some(v) = lookup(monitoring) {
+        if let Some((monitoring, v)) = read(3) {
             c.memory_monitoring = bool_value(monitoring, &v)?;
         }
-        if let Some(v) = lookup(profile) {
+        if let Some((profile, v)) = read(4) {
             c.memory_profile = bool_value(profile, &v)?;
         }
-        if let Some(v) = lookup(enabled) {
+        if let Some((enabled, v)) = read(5) {
             c.compression_enabled = bool_value(enabled, &v)?;
         }
-        if let Some(v) = lookup(method) {
+        if let Some((method, v)) = read(6) {
             c.compression_method = v.parse().map_err(|reason| invalid(method, &v, reason))?;
         }
         Ok(c)
@@ -307,6 +333,25 @@ mod tests {
     }
 
     #[test]
+    fn membound_names_win_over_the_guides() {
+        let c = with(&[
+            ("MEMBOUND_STREAMING_CHUNK_SIZE", "5000"),
+            ("BERTOPIC_STREAMING_CHUNK_SIZE", "8000"),
+            ("BERTOPIC_CACHE_SIZE_GB", "3"),
+            ("MEMBOUND_COMPRESSION_METHOD", ""),
+            ("BERTOPIC_COMPRESSION_METHOD", "gzip"),
+        ])
+        .unwrap();
+        assert_eq!(c.streaming_chunk_size, 5000);
+        assert_eq!(c.cache_size_gb, 3.0);
+        assert_eq!(c.compression_method, CompressionMethod::Gzip);
+        let msg = with(&[("MEMBOUND_MAX_MEMORY_MB", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("MEMBOUND_MAX_MEMORY_MB"), "{msg}");
+    }
+
+    #[test]
     fn bad_values_name_variable_and_value() {
         for (var, value) in [
             ("BERTOPIC_COMPRESSION_METHOD", "brotli"),
@@ -347,7 +392,7 @@ mod tests {
             Config::from_toml_file(&path)
                 .unwrap_err()
                 .to_string()
-                .contains("BERTOPIC_MAX_MEMORY_MB")
+                .contains("MEMBOUND_MAX_MEMORY_MB")
         );
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         assert!(matches!(

@@ -45,7 +45,7 @@ mod manager;
 pub mod prelude;
 mod wiring;
 
-pub use config::{CompressionMethod, Config, ConfigError, ENV_VARS};
+pub use config::{CompressionMethod, Config, ConfigError, ENV_VARS, LEGACY_ENV_VARS};
 pub use manager::{
     Action, ActionRecord, Advice, ManagerStats, MemoryManager, MemoryManagerBuilder,
     PRESSURE_PROFILE_SESSION,

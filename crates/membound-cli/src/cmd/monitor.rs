@@ -1,4 +1,4 @@
-//! `membound monitor [--interval-ms N] [--count N] [--json]`.
+//! `membound monitor [--pid PID] [--interval-ms N] [--count N] [--json]`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,6 +10,10 @@ use mem_monitor::{MemoryMonitor, MemoryStats};
 /// Arguments of `membound monitor`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Watch this process (its resident and virtual memory) instead of `membound` itself; the
+    /// system, cgroup and PSI figures are the machine's either way.
+    #[arg(long)]
+    pid: Option<u32>,
     /// Milliseconds between samples.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     interval_ms: u64,
@@ -24,6 +28,7 @@ pub struct Args {
 /// One line of `--json` output: the contract fields, then the rest of the sample, each once.
 #[derive(serde::Serialize)]
 struct JsonLine {
+    pid: u32,
     process_mb: f64,
     system_used_percent: f64,
     cgroup_limit_mb: Option<f64>,
@@ -39,9 +44,10 @@ struct JsonLine {
     psi_full_avg10: Option<f64>,
 }
 
-impl From<&MemoryStats> for JsonLine {
-    fn from(s: &MemoryStats) -> Self {
+impl JsonLine {
+    fn new(pid: u32, s: &MemoryStats) -> Self {
         Self {
+            pid,
             process_mb: s.process_mb(),
             system_used_percent: s.system_used_percent,
             cgroup_limit_mb: s.cgroup_limit_mb(),
@@ -73,11 +79,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "process MB", "system %", "cgroup limit", "PSI some", "level"
         )?;
     }
+    let pid = args.pid.unwrap_or_else(std::process::id);
     let mut taken = 0u64;
     loop {
-        let stats = monitor.sample_now().context("sampling memory")?;
+        let mut stats = monitor.sample_now().context("sampling memory")?;
+        if args.pid.is_some() {
+            let Some(process) = mem_monitor::process_memory(pid) else {
+                if taken == 0 {
+                    anyhow::bail!(
+                        "no process with pid {pid} is running (or its memory cannot be read)"
+                    );
+                }
+                eprintln!("membound: process {pid} exited after {taken} samples");
+                return Ok(ExitCode::SUCCESS);
+            };
+            stats.process_rss_bytes = process.rss_bytes;
+            stats.process_virtual_bytes = process.virtual_bytes;
+            stats.level = stats.classify(&monitor.thresholds());
+        }
         if args.json {
-            let line = JsonLine::from(&stats);
+            let line = JsonLine::new(pid, &stats);
             serde_json::to_writer(&mut out, &line)?;
             writeln!(out)?;
         } else {
