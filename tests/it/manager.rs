@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use membound::monitor::{MIB, PressureLevel, Thresholds, memory_stats};
+use membound::monitor::{MIB, PressureLevel, PressureSource, Thresholds, memory_stats};
 use membound::optimize::LruCache;
 use membound::{Action, Config, MemoryManager};
 
@@ -74,15 +74,15 @@ fn every_automatic_action_happens() {
     manager.register_hook(&cache);
     manager.register_hook(&lru);
     assert_eq!(manager.level(), PressureLevel::Low);
-    assert_eq!(manager.advice().streaming_chunk_size, 10_000);
+    // A stream that follows the manager's level (a real one in `manager_drives_streams`).
+    let follower = manager.pressure();
 
-    // Medium: caches compress harder, smaller chunks, tighter types.
+    // Medium: caches compress harder, following streams stop growing, tighter types advised.
     let first = touched(140);
     wait_for(&manager, PressureLevel::Medium);
     assert_eq!(count(&manager, Action::CompressHarder), 1);
     assert_eq!(count(&manager, Action::SmallerChunks), 1);
-    assert_eq!(count(&manager, Action::TighterTypes), 1);
-    assert_eq!(manager.advice().streaming_chunk_size, 5_000);
+    assert_eq!(follower.level(), PressureLevel::Medium);
     assert!(manager.advice().tighter_types);
 
     // High: memory released, caches moved to disk and purged, profiling started.
@@ -91,6 +91,8 @@ fn every_automatic_action_happens() {
     assert_eq!(count(&manager, Action::ReleaseMemory), 1);
     assert_eq!(count(&manager, Action::DiskOnlyCaching), 1);
     assert_eq!(count(&manager, Action::StartProfiling), 1);
+    assert_eq!(count(&manager, Action::SmallerChunks), 2);
+    assert_eq!(follower.level(), PressureLevel::High);
     assert!(manager.advice().disk_only_caching);
     assert!(lru.is_empty(), "the LRU cache was purged by release_memory");
     let stats = cache.get_stats();
@@ -115,7 +117,8 @@ fn every_automatic_action_happens() {
     wait_for(&manager, PressureLevel::Low);
     assert_eq!(count(&manager, Action::Restore), 1);
     assert_eq!(count(&manager, Action::StopProfiling), 1);
-    assert_eq!(manager.advice().streaming_chunk_size, 10_000);
+    assert_eq!(follower.level(), PressureLevel::Low);
+    assert!(!manager.advice().tighter_types);
     let profile = manager
         .last_profile()
         .expect("the pressure session's result");

@@ -27,10 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::write(&csv, text)?;
 
-    let loader = config
-        .streaming_loader()
-        .chunk_size(manager.advice().streaming_chunk_size)
-        .build()?;
+    // The stream follows the manager's level: its chunks shrink under pressure.
+    let loader = manager.streaming_loader().build()?;
     let mut texts = Vec::new();
     for chunk in loader.stream(&csv)? {
         let (batch, meta) = chunk?;

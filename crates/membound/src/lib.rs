@@ -9,8 +9,9 @@
 //!
 //! let config = Config::from_lookup(|var| (var == "BERTOPIC_STREAMING_CHUNK_SIZE").then(|| "5000".to_owned()))?;
 //! let manager = MemoryManager::builder(config).build()?;
+//! let loader = manager.streaming_loader().build()?; // its streams follow the manager's level
 //! let stats = memory_stats()?;
-//! println!("{:.1} MB ({}), chunk size {}", stats.process_mb(), stats.level, manager.advice().streaming_chunk_size);
+//! println!("{:.1} MB ({}), chunk size {}", stats.process_mb(), stats.level, loader.chunk_size());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]

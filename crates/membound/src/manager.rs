@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mem_monitor::{MemoryMonitor, MonitorError, PressureHook, PressureLevel, Thresholds};
+use mem_monitor::{
+    FixedPressure, MemoryMonitor, MonitorError, PressureHook, PressureLevel, PressureSource,
+    Thresholds,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Config;
@@ -15,15 +18,17 @@ use crate::Config;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Action {
-    /// Medium: registered caches compress harder and clean up more often.
+    /// Medium: registered caches compress harder and clean up more often (recorded only when
+    /// a hook is registered).
     CompressHarder,
-    /// Medium and High: streaming uses smaller chunks.
+    /// Medium and High: the streams that follow the manager's level (built with
+    /// [`MemoryManager::streaming_loader`] or given [`MemoryManager::pressure`]) stop growing
+    /// their chunks at Medium and halve them at High (recorded only when such a stream is open).
     SmallerChunks,
-    /// Medium and High: optimisation uses tighter types.
-    TighterTypes,
     /// High: purge hooks run and the allocator gives freed memory back to the OS.
     ReleaseMemory,
-    /// High: caches drop non-essential entries and serve from disk only.
+    /// High: caches drop non-essential entries and serve from disk only (recorded only when a
+    /// hook is registered).
     DiskOnlyCaching,
     /// High: a profiling session starts (when `memory_profile` is on).
     StartProfiling,
@@ -61,15 +66,15 @@ pub struct ManagerStats {
 
 const RECENT_CAPACITY: usize = 256;
 
-/// The chunk size, optimisation and cache settings the manager advises at the current level.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// What the current level advises for what the manager cannot change itself: work the
+/// application does with its own settings. (Chunk sizes are not advice: streams that follow the
+/// manager's level adapt on their own, see [`Action::SmallerChunks`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Advice {
-    /// Rows per streaming chunk: the configured size, halved at Medium, quartered at High
-    /// (never below 500).
-    pub streaming_chunk_size: usize,
-    /// Whether optimisation should use its tighter preset.
+    /// Medium and High: optimise tables with `OptimizeOptions::tighter()` (lossy floats within
+    /// its tolerance) where the application accepts it.
     pub tighter_types: bool,
-    /// Whether caches should serve from disk only.
+    /// High: keep new cache entries on disk rather than in memory.
     pub disk_only_caching: bool,
 }
 
@@ -77,6 +82,8 @@ struct Inner {
     config: Config,
     monitor: MemoryMonitor,
     hooks: Mutex<Vec<Arc<dyn PressureHook>>>,
+    /// The level streams follow, published after the actions of each change.
+    pressure: Arc<FixedPressure>,
     stats: Mutex<ManagerStats>,
     #[cfg(feature = "optimize")]
     purge_handles: Mutex<Vec<mem_optimize::PurgeHookHandle>>,
@@ -124,6 +131,7 @@ impl MemoryManagerBuilder {
             config: self.config,
             monitor,
             hooks: Mutex::new(Vec::new()),
+            pressure: Arc::new(FixedPressure::new(PressureLevel::Low)),
             stats: Mutex::new(ManagerStats::default()),
             #[cfg(feature = "optimize")]
             purge_handles: Mutex::new(Vec::new()),
@@ -147,14 +155,18 @@ impl MemoryManagerBuilder {
 ///
 /// | level | actions |
 /// |---|---|
-/// | Medium | caches compress harder and clean up more often; smaller chunks; tighter types |
-/// | High | release memory (purge hooks + allocator trim); caches drop non-essential entries and serve from disk only; a profiling session starts |
+/// | Medium | registered caches compress harder and clean up more often; streams that follow the manager stop growing their chunks; tighter types are advised |
+/// | High | release memory (purge hooks + allocator trim); caches drop non-essential entries and serve from disk only; following streams halve their chunks; a profiling session starts |
 /// | Low | everything above is undone; the profiling session's result is kept |
+///
+/// Every action it records happened: a cache action needs a registered hook
+/// ([`register_hook`](Self::register_hook)), a chunk action an open stream that follows the
+/// manager ([`streaming_loader`](Self::streaming_loader) or [`pressure`](Self::pressure)).
 ///
 /// ```
 /// use membound::{Config, MemoryManager};
 /// let manager = MemoryManager::builder(Config::default()).build()?;
-/// assert_eq!(manager.advice().streaming_chunk_size, 10_000);
+/// assert!(!manager.advice().disk_only_caching || manager.level() == membound::PressureLevel::High);
 /// manager.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -227,10 +239,29 @@ impl MemoryManager {
         lock(&self.inner.stats).clone()
     }
 
-    /// The settings the manager advises at the current level.
+    /// What the current level advises the application (see [`Advice`]).
     #[must_use]
     pub fn advice(&self) -> Advice {
-        advice_for(&self.inner.config, self.level())
+        advice_for(self.level())
+    }
+
+    /// The manager's level as a pressure source: give it to anything that adapts to pressure
+    /// (a `StreamingLoaderBuilder::pressure`) so it follows the manager's thresholds.
+    #[must_use]
+    pub fn pressure(&self) -> Arc<dyn PressureSource> {
+        Arc::clone(&self.inner.pressure) as Arc<dyn PressureSource>
+    }
+
+    /// A streaming loader builder with the configuration's chunk size and memory limit whose
+    /// streams follow the manager's level: their chunks stop growing at Medium and halve at
+    /// High.
+    #[cfg(feature = "stream")]
+    #[must_use]
+    pub fn streaming_loader(&self) -> mem_stream::StreamingLoaderBuilder {
+        self.inner
+            .config
+            .streaming_loader()
+            .pressure(self.pressure())
     }
 
     /// Takes a sample now (acting on a level change at once) instead of waiting for the thread.
@@ -254,17 +285,16 @@ impl MemoryManager {
     }
 }
 
-fn advice_for(config: &Config, level: PressureLevel) -> Advice {
-    let divisor = match level {
-        PressureLevel::Low => 1,
-        PressureLevel::Medium => 2,
-        PressureLevel::High => 4,
-    };
+fn advice_for(level: PressureLevel) -> Advice {
     Advice {
-        streaming_chunk_size: (config.streaming_chunk_size / divisor)
-            .max(500.min(config.streaming_chunk_size)),
         tighter_types: level >= PressureLevel::Medium,
         disk_only_caching: level == PressureLevel::High,
+    }
+}
+
+impl PressureSource for MemoryManager {
+    fn level(&self) -> PressureLevel {
+        MemoryManager::level(self)
     }
 }
 
@@ -293,6 +323,7 @@ impl Inner {
         });
     }
 
+    /// Tells every hook of the new level; the names of those told.
     fn tell_hooks(&self, level: PressureLevel) -> Vec<String> {
         let hooks = lock(&self.hooks).clone();
         hooks
@@ -304,57 +335,53 @@ impl Inner {
             .collect()
     }
 
+    /// Tells the hooks and records `action` when at least one was told.
+    fn hooks_act(&self, action: Action, level: PressureLevel) {
+        let names = self.tell_hooks(level);
+        if !names.is_empty() {
+            self.record(action, level, format!("hooks: {}", names.join(", ")));
+        }
+    }
+
+    /// Streams that follow the manager's level now (holders of its pressure source).
+    fn followers(&self) -> usize {
+        Arc::strong_count(&self.pressure).saturating_sub(1)
+    }
+
     fn handle(&self, from: PressureLevel, to: PressureLevel) {
         self.act(from, to);
         // Published after the actions: whoever sees the new level also sees what was done.
         let mut stats = lock(&self.stats);
         stats.level = to;
         stats.level_changes += 1;
+        self.pressure.set(to);
     }
 
-    /// Carries out the actions of a change from `from` to `to`.
+    /// Carries out the actions of a change from `from` to `to`; records only what happened.
     fn act(&self, from: PressureLevel, to: PressureLevel) {
-        let advice = advice_for(&self.config, to);
+        let streams = self.followers();
         match to {
             PressureLevel::Medium => {
-                let names = self.tell_hooks(to);
-                self.record(
-                    Action::CompressHarder,
-                    to,
-                    format!("hooks: {}", names.join(", ")),
-                );
-                self.record(
-                    Action::SmallerChunks,
-                    to,
-                    format!("{} rows per chunk", advice.streaming_chunk_size),
-                );
-                self.record(
-                    Action::TighterTypes,
-                    to,
-                    "optimisation uses its tighter preset".to_owned(),
-                );
+                self.hooks_act(Action::CompressHarder, to);
+                if streams > 0 && from == PressureLevel::Low {
+                    self.record(
+                        Action::SmallerChunks,
+                        to,
+                        format!("{streams} streams stop growing their chunks"),
+                    );
+                }
                 if from == PressureLevel::High {
                     self.stop_profiling(to);
                 }
             }
             PressureLevel::High => {
-                let names = self.tell_hooks(to);
-                self.record(
-                    Action::DiskOnlyCaching,
-                    to,
-                    format!("hooks: {}", names.join(", ")),
-                );
+                self.hooks_act(Action::DiskOnlyCaching, to);
                 self.release(to);
-                if from == PressureLevel::Low {
+                if streams > 0 {
                     self.record(
                         Action::SmallerChunks,
                         to,
-                        format!("{} rows per chunk", advice.streaming_chunk_size),
-                    );
-                    self.record(
-                        Action::TighterTypes,
-                        to,
-                        "optimisation uses its tighter preset".to_owned(),
+                        format!("{streams} streams halve their chunks"),
                     );
                 }
                 self.start_profiling(to);
@@ -368,9 +395,12 @@ impl Inner {
                     Action::Restore,
                     to,
                     format!(
-                        "hooks: {}; {} rows per chunk",
-                        names.join(", "),
-                        advice.streaming_chunk_size
+                        "hooks: {}; {streams} streams may grow their chunks again",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
                     ),
                 );
             }
@@ -470,25 +500,9 @@ mod tests {
 
     #[test]
     fn advice_per_level() {
-        let c = Config::default();
-        assert_eq!(
-            advice_for(&c, PressureLevel::Low).streaming_chunk_size,
-            10_000
-        );
-        assert_eq!(
-            advice_for(&c, PressureLevel::Medium).streaming_chunk_size,
-            5_000
-        );
-        let high = advice_for(&c, PressureLevel::High);
-        assert_eq!(high.streaming_chunk_size, 2_500);
+        assert!(!advice_for(PressureLevel::Low).tighter_types);
+        assert!(advice_for(PressureLevel::Medium).tighter_types);
+        let high = advice_for(PressureLevel::High);
         assert!(high.disk_only_caching && high.tighter_types);
-        let tiny = Config {
-            streaming_chunk_size: 100,
-            ..Config::default()
-        };
-        assert_eq!(
-            advice_for(&tiny, PressureLevel::High).streaming_chunk_size,
-            100
-        );
     }
 }
