@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use mem_monitor::PressureLevel;
+use mem_monitor::{PressureLevel, PressureSource};
 use mem_optimize::{SchemaWidening, StreamOptimizer};
 
 use crate::budget::Budget;
@@ -19,7 +19,10 @@ use crate::source::BatchSource;
 const GROW_AFTER: usize = 4;
 
 /// What the loader knows about one chunk.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializable (serde): `elapsed` is seconds as a float (`"elapsed_secs"`), widenings are
+/// [`SchemaWidening`]s with their types as strings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct ChunkMetadata {
     /// 0-based chunk index.
@@ -33,18 +36,24 @@ pub struct ChunkMetadata {
     /// Source bytes consumed so far (compressed bytes for compressed files; estimated from rows
     /// for Parquet and from batches for Arrow IPC files).
     pub source_bytes_read: u64,
-    /// Size of the source file.
+    /// Size of the source file; 0 when unknown (a stream read from a pipe).
     pub source_bytes_total: u64,
-    /// `source_bytes_read / source_bytes_total`, 0.0 to 1.0.
+    /// `source_bytes_read / source_bytes_total`, 0.0 to 1.0; 0.0 when the size is unknown.
     pub progress: f64,
     /// Resident memory of the process after the chunk was produced.
     pub rss_bytes: u64,
     /// Time since `stream` was called.
+    #[serde(rename = "elapsed_secs", serialize_with = "seconds")]
     pub elapsed: Duration,
     /// The target chunk size (rows) this chunk was cut with.
     pub chunk_size: usize,
     /// Columns whose type widened with this chunk (the schema changed); empty otherwise.
     pub widenings: Vec<SchemaWidening>,
+}
+
+/// A duration as seconds (a float), for readers of JSON.
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 impl ChunkMetadata {
@@ -63,6 +72,8 @@ pub(crate) struct ChunkerConfig {
     pub budget: Budget,
     /// Whether the chunk size follows memory pressure (streams) or stays put (samples).
     pub adapt: bool,
+    /// Where the pressure level comes from.
+    pub pressure: Arc<dyn PressureSource>,
     pub optimizer: Option<StreamOptimizer>,
     pub limit: Option<usize>,
 }
@@ -268,9 +279,12 @@ impl ChunkStream {
             *r = r.saturating_sub(rows);
         }
         let bytes = mem_optimize::batch_memory_size(&batch);
-        let (rss, level) = match mem_monitor::memory_stats() {
-            Ok(s) => (s.process_rss_bytes, s.level),
-            Err(_) => (0, PressureLevel::Low),
+        // The RSS for the metadata and the limit check; the level from the one pressure policy.
+        let rss = mem_monitor::memory_stats().map_or(0, |s| s.process_rss_bytes);
+        let level = if self.cfg.adapt {
+            self.cfg.pressure.level()
+        } else {
+            PressureLevel::Low
         };
         self.peak_rss = self.peak_rss.max(rss);
         let read = self.source.bytes_read();
@@ -283,7 +297,7 @@ impl ChunkStream {
             source_bytes_read: read,
             source_bytes_total: total,
             progress: if total == 0 {
-                1.0
+                0.0
             } else {
                 (read as f64 / total as f64).clamp(0.0, 1.0)
             },
@@ -361,6 +375,7 @@ mod tests {
             min_chunk_size: 100,
             budget: Budget::new(limit),
             adapt: true,
+            pressure: Arc::new(mem_monitor::FixedPressure::default()),
             optimizer: None,
             limit: None,
         };
@@ -438,6 +453,7 @@ mod tests {
             // A sixteenth of 16 MiB: chunks of 1 MiB, 16 rows of 64 KiB.
             budget: Budget::new(16 << 20),
             adapt: false,
+            pressure: Arc::new(mem_monitor::FixedPressure::default()),
             optimizer: None,
             limit: None,
         };

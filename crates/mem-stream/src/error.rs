@@ -211,6 +211,20 @@ pub enum StreamError {
         /// The optimizer's error.
         error: mem_optimize::OptimizeError,
     },
+    /// The input is a pipe (or another `Read`) in a format that can only be read from a file,
+    /// because its reader seeks (Parquet and Arrow IPC files keep their index at the end,
+    /// workbooks are zip archives).
+    #[error(
+        "{path}: {} input cannot be read from a pipe, its reader needs to seek; save it to a file \
+         first (CSV, TSV and Arrow IPC streams can be read from a pipe)",
+        .format.name()
+    )]
+    NeedsSeek {
+        /// The input's name.
+        path: PathBuf,
+        /// The format asked for.
+        format: crate::FileFormat,
+    },
     /// A builder setting is out of range.
     #[error("invalid loader setting: {0}")]
     InvalidConfig(String),

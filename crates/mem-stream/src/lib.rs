@@ -65,7 +65,7 @@ pub mod testdata;
 pub use budget::{BASELINE_MB, MAX_CHUNK_BYTES};
 pub use chunks::{ChunkMetadata, ChunkStream};
 pub use error::{Result, StreamError};
-pub use format::{FileFormat, detect_format};
+pub use format::{FileFormat, ParseFormatError, detect_format};
 pub use guard::panic_is_contained;
 pub use loader::{
     DEFAULT_CHUNK_SIZE, DEFAULT_MEMORY_LIMIT, StreamingLoader, StreamingLoaderBuilder,

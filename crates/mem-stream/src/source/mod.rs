@@ -1,5 +1,6 @@
 //! Format readers behind one small trait, so the chunking loop does not care where batches come from.
 
+pub(crate) mod batches;
 #[cfg(feature = "csv")]
 pub(crate) mod csv;
 #[cfg(feature = "excel")]
@@ -70,9 +71,7 @@ pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
 fn open_format(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
     Ok(match req.format {
         #[cfg(feature = "csv")]
-        FileFormat::Csv { delimiter, gzip } => {
-            Box::new(csv::CsvSource::open(req, delimiter, gzip)?)
-        }
+        FileFormat::Csv { delimiter, .. } => Box::new(csv::CsvSource::open(req, delimiter)?),
         #[cfg(feature = "parquet")]
         FileFormat::Parquet => Box::new(parquet::ParquetSource::open(req)?),
         #[cfg(feature = "ipc")]
@@ -89,6 +88,38 @@ fn open_format(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
         )))]
         other => return Err(crate::StreamError::disabled(req.path, other)),
     })
+}
+
+/// Opens a reader of `input`, a pipe or any `Read` (of unknown size), for the formats that
+/// read front to back; the others need to seek and are refused.
+pub(crate) fn open_reader(
+    req: &OpenRequest<'_>,
+    input: Box<dyn std::io::Read + Send>,
+) -> Result<Box<dyn BatchSource>> {
+    let source: Box<dyn BatchSource> = match req.format {
+        #[cfg(feature = "csv")]
+        FileFormat::Csv { delimiter, .. } => {
+            Box::new(csv::CsvSource::from_reader(req, input, 0, delimiter)?)
+        }
+        #[cfg(feature = "ipc")]
+        FileFormat::ArrowStream => Box::new(ipc::IpcStreamSource::from_reader(req, input, None)?),
+        other if other.is_streamable() => {
+            return Err(crate::StreamError::FormatDisabled {
+                path: req.path.to_path_buf(),
+                format: other,
+                feature: other.feature(),
+            });
+        }
+        other => {
+            return Err(crate::StreamError::NeedsSeek {
+                path: req.path.to_path_buf(),
+                format: other,
+            });
+        }
+    };
+    req.budget
+        .check_columns(req.path, source.schema().fields().len())?;
+    Ok(source)
 }
 
 /// Indices of the projected columns, or an error naming the unknown one.

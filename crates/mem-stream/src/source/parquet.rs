@@ -16,7 +16,8 @@ use parquet::file::metadata::{
     FileMetaData, ParquetMetaData, ParquetStatisticsPolicy, RowGroupMetaData,
 };
 
-use super::{BatchSource, OpenRequest, projection_indices};
+use super::batches::{Batches, Decode};
+use super::{OpenRequest, projection_indices};
 use crate::budget::Budget;
 use crate::error::{Result, StreamError};
 use crate::guard::contain;
@@ -36,12 +37,20 @@ use crate::guard::contain;
 pub(crate) fn open_builder(
     file: File,
 ) -> parquet::errors::Result<ParquetRecordBatchReaderBuilder<File>> {
+    let meta = open_metadata(&file)?;
+    Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+        file, meta,
+    ))
+}
+
+/// The reader metadata of [`open_builder`], from which readers are built (and rebuilt).
+pub(crate) fn open_metadata(file: &File) -> parquet::errors::Result<ArrowReaderMetadata> {
     let options = reader_options();
-    let load =
-        |options: &ArrowReaderOptions| match ArrowReaderMetadata::load(&file, options.clone()) {
-            Ok(meta) => Ok(meta),
-            Err(e) => super::parquet_footer::load_sanitized(&file, options).ok_or(e),
-        };
+    let load = |options: &ArrowReaderOptions| match ArrowReaderMetadata::load(file, options.clone())
+    {
+        Ok(meta) => Ok(meta),
+        Err(e) => super::parquet_footer::load_sanitized(file, options).ok_or(e),
+    };
     let (meta, options) = match load(&options) {
         Err(e) if e.to_string().contains("ARROW:schema") => {
             tracing::warn!(error = %e, "Parquet: the embedded Arrow schema is unreadable; using the Parquet schema");
@@ -50,9 +59,9 @@ pub(crate) fn open_builder(
         }
         other => (other?, options),
     };
-    check_layout(&file, meta.metadata())?;
+    check_layout(file, meta.metadata())?;
     let md = meta.metadata();
-    let repaired = super::parquet_repair::repair_column_chunks(&file, md);
+    let repaired = super::parquet_repair::repair_column_chunks(file, md);
     let groups_in = repaired.as_deref().unwrap_or(md.row_groups());
     let rows = |rg: &RowGroupMetaData| match flat_values(rg) {
         Some(v) if rg.num_rows() == 0 && v > 0 => v,
@@ -61,9 +70,7 @@ pub(crate) fn open_builder(
     let group_rows: i64 = groups_in.iter().map(rows).sum();
     let groups_need_fix = groups_in.iter().any(|rg| rows(rg) != rg.num_rows());
     if repaired.is_none() && !groups_need_fix && md.file_metadata().num_rows() == group_rows {
-        return Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
-            file, meta,
-        ));
+        return Ok(meta);
     }
     if groups_need_fix || md.file_metadata().num_rows() != group_rows {
         tracing::debug!(
@@ -92,10 +99,7 @@ pub(crate) fn open_builder(
         })
         .collect::<parquet::errors::Result<Vec<_>>>()?;
     let fixed = ParquetMetaData::new(file_md, groups);
-    let meta = ArrowReaderMetadata::try_new(std::sync::Arc::new(fixed), options)?;
-    Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
-        file, meta,
-    ))
+    ArrowReaderMetadata::try_new(std::sync::Arc::new(fixed), options)
 }
 
 /// Memory of the decoded footer per footer byte (measured: a 3.6 MB footer of 20,000 columns
@@ -270,21 +274,34 @@ fn flat_values(rg: &RowGroupMetaData) -> Option<i64> {
         .map(|c| c.num_values())
 }
 
-/// A Parquet reader.
+/// A Parquet reader. arrow-rs fixes a reader's batch size when it is built, so when the target
+/// rows change the reader is rebuilt at the next row (its row group, skipping the rows already
+/// read) with the new batch size: under pressure smaller batches are decoded, not only sliced.
+/// With a steady target, the common case, that costs one comparison per batch.
 pub(crate) struct ParquetSource {
     path: PathBuf,
+    file: File,
+    meta: ArrowReaderMetadata,
+    mask: Option<ProjectionMask>,
     reader: ParquetRecordBatchReader,
+    /// The batch size `reader` was built with.
+    batch: usize,
+    /// Rows per batch that hold about a chunk's bytes.
+    by_bytes: usize,
+    /// Rows wanted in all (a sample), if limited.
+    limit: Option<usize>,
     schema: SchemaRef,
     rows_total: u64,
+    /// Rows decoded so far: where a rebuilt reader starts.
     rows_read: u64,
     total: u64,
-    done: bool,
 }
 
 impl ParquetSource {
-    pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Self> {
+    pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Batches<Self>> {
         let path = req.path;
-        contain(path, "Parquet", || Self::open_contained(req))
+        let source = contain(path, "Parquet", || Self::open_contained(req))?;
+        Ok(Batches::new(source, req.target_rows.clone()))
     }
 
     fn open_contained(req: &OpenRequest<'_>) -> Result<Self> {
@@ -295,58 +312,49 @@ impl ParquetSource {
             .map_err(|e| StreamError::io(path, "cannot read", e))?
             .len();
         check_footer_size(path, &file, &req.budget)?;
-        let pages = file
-            .try_clone()
-            .map_err(|e| StreamError::io(path, "cannot open", e))?;
-        let builder = open_builder(file).map_err(|e| StreamError::parquet(path, e))?;
-        let rows_total = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        check_column_readers(path, builder.metadata(), req.projection, &req.budget)?;
-        check_chunk_sizes(path, builder.metadata(), req.projection, &req.budget)?;
-        super::parquet_pages::check_page_sizes(
-            path,
-            &pages,
-            builder.metadata(),
-            req.projection,
-            &req.budget,
-        )?;
-        let batch = req.target_rows.load(Ordering::Relaxed).max(1);
-        let batch = req.limit.map_or(batch, |l| batch.min(l.max(1)));
-        let batch = batch.min(rows_for_bytes(
-            builder.metadata(),
-            req.projection,
-            req.budget.chunk_target(),
-        ));
-        let mut builder = builder.with_batch_size(batch);
-        if let Some(wanted) = req.projection {
-            let names: Vec<String> = builder
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let idx = projection_indices(path, &names, wanted)?;
-            let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
-            builder = builder.with_projection(mask);
-        }
-        if let Some(limit) = req.limit {
-            builder = builder.with_limit(limit);
-        }
-        let reader = builder.build().map_err(|e| StreamError::parquet(path, e))?;
+        let meta = open_metadata(&file).map_err(|e| StreamError::parquet(path, e))?;
+        let md = meta.metadata();
+        let rows_total = u64::try_from(md.file_metadata().num_rows()).unwrap_or(0);
+        check_column_readers(path, md, req.projection, &req.budget)?;
+        check_chunk_sizes(path, md, req.projection, &req.budget)?;
+        super::parquet_pages::check_page_sizes(path, &file, md, req.projection, &req.budget)?;
+        let by_bytes = rows_for_bytes(md, req.projection, req.budget.chunk_target());
+        let mask = match req.projection {
+            Some(wanted) => {
+                let names: Vec<String> = meta
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                let idx = projection_indices(path, &names, wanted)?;
+                Some(ProjectionMask::roots(meta.parquet_schema(), idx))
+            }
+            None => None,
+        };
+        let limit = req.limit;
+        let batch = batch_size(req.target_rows.load(Ordering::Relaxed), by_bytes, limit);
+        let reader = build_reader(path, &file, &meta, mask.as_ref(), 0, limit, batch)?;
         let schema = arrow::array::RecordBatchReader::schema(&reader);
         Ok(Self {
             path: path.to_path_buf(),
+            file,
+            meta,
+            mask,
             reader,
+            batch,
+            by_bytes,
+            limit,
             schema,
             rows_total,
             rows_read: 0,
             total,
-            done: false,
         })
     }
 
     /// The next batch, checked in full: the Parquet reader builds some arrays without
     /// validating them, and invalid offsets or keys would panic later, far from the decoder.
-    fn read(&mut self) -> Option<Result<RecordBatch>> {
+    fn read(&mut self) -> Result<Option<RecordBatch>> {
         let path = self.path.clone();
         contain(&path, "Parquet", || match self.reader.next() {
             None => Ok(None),
@@ -366,44 +374,97 @@ impl ParquetSource {
                 Ok(Some(b))
             }
         })
-        .transpose()
     }
 }
 
-impl BatchSource for ParquetSource {
+/// Rows per batch for a target: within a chunk's bytes and the rows wanted.
+fn batch_size(target: usize, by_bytes: usize, limit: Option<usize>) -> usize {
+    let batch = target.max(1).min(by_bytes);
+    limit.map_or(batch, |l| batch.min(l.max(1)))
+}
+
+/// A reader of batches of `batch` rows from row `from` on (and at most `limit` rows in all, of
+/// which `from` were read).
+fn build_reader(
+    path: &std::path::Path,
+    file: &File,
+    meta: &ArrowReaderMetadata,
+    mask: Option<&ProjectionMask>,
+    from: u64,
+    limit: Option<usize>,
+    batch: usize,
+) -> Result<ParquetRecordBatchReader> {
+    let file = file
+        .try_clone()
+        .map_err(|e| StreamError::io(path, "cannot open", e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+        .with_batch_size(batch);
+    if let Some(mask) = mask {
+        builder = builder.with_projection(mask.clone());
+    }
+    if from > 0 {
+        // The row group holding row `from`, and how many of its rows were read.
+        let groups = meta.metadata().row_groups();
+        let mut start = 0u64;
+        let mut at = (groups.len(), 0u64);
+        for (g, rg) in groups.iter().enumerate() {
+            let rows = u64::try_from(rg.num_rows()).unwrap_or(0);
+            if from < start.saturating_add(rows) {
+                at = (g, from - start);
+                break;
+            }
+            start = start.saturating_add(rows);
+        }
+        builder = builder
+            .with_row_groups((at.0..groups.len()).collect())
+            .with_offset(usize::try_from(at.1).unwrap_or(usize::MAX));
+    }
+    if let Some(limit) = limit {
+        let left = limit.saturating_sub(usize::try_from(from).unwrap_or(usize::MAX));
+        builder = builder.with_limit(left);
+    }
+    builder.build().map_err(|e| StreamError::parquet(path, e))
+}
+
+impl Decode for ParquetSource {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
 
-    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        if self.done {
-            return None;
+    fn decode(&mut self, target: usize) -> Result<Option<RecordBatch>> {
+        let batch = batch_size(target, self.by_bytes, self.limit);
+        if batch != self.batch {
+            tracing::debug!(path = %self.path.display(), from = self.batch, to = batch, row = self.rows_read, "Parquet batch size follows the chunk size");
+            let path = self.path.clone();
+            self.reader = contain(&path, "Parquet", || {
+                build_reader(
+                    &self.path,
+                    &self.file,
+                    &self.meta,
+                    self.mask.as_ref(),
+                    self.rows_read,
+                    self.limit,
+                    batch,
+                )
+            })?;
+            self.batch = batch;
         }
-        match self.read() {
-            None => {
-                self.done = true;
-                None
-            }
-            Some(Ok(b)) => {
-                self.rows_read += b.num_rows() as u64;
-                Some(Ok(b))
-            }
-            Some(Err(e)) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        let b = self.read()?;
+        if let Some(b) = &b {
+            self.rows_read += b.num_rows() as u64;
         }
+        Ok(b)
     }
 
-    fn bytes_read(&self) -> u64 {
-        if self.done || self.rows_total == 0 {
-            return if self.done { self.total } else { 0 };
+    fn position(&self, _rows: u64) -> u64 {
+        if self.rows_total == 0 {
+            return 0;
         }
         let frac = (self.rows_read as f64 / self.rows_total as f64).min(1.0);
         (frac * self.total as f64) as u64
     }
 
-    fn total_bytes(&self) -> u64 {
+    fn total(&self) -> u64 {
         self.total
     }
 }

@@ -297,7 +297,7 @@ fn load_refuses_over_the_limit() {
     let text = "a,b\n".to_owned() + &"12345,67890\n".repeat(200_000);
     let p = write(d.path(), "big.csv", &text);
     let small = StreamingLoader::builder()
-        .memory_limit(1 * MIB)
+        .memory_limit(MIB)
         .build()
         .unwrap();
     let err = small.load(&p).unwrap_err();
@@ -320,7 +320,7 @@ fn chunk_size_halves_under_the_limit() {
     let loader = plain()
         .chunk_size(4096)
         .min_chunk_size(512)
-        .memory_limit(1 * MIB)
+        .memory_limit(MIB)
         .build()
         .unwrap();
     let sizes: Vec<usize> = loader

@@ -55,7 +55,7 @@ fn a_record_over_the_budget_is_an_error_naming_its_line() {
     text.push_str("4,z\n");
     let p = write(d.path(), "long.csv", &text);
     // A 1 MB limit grants one record 64 KiB, its decoding included.
-    let small = plain().memory_limit(1 * MIB).build().unwrap();
+    let small = plain().memory_limit(MIB).build().unwrap();
     for e in [
         stream_all(&small, &p).unwrap_err(),
         small.sample(&p, 100).unwrap_err(),

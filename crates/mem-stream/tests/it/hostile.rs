@@ -427,7 +427,7 @@ fn parquet_page_sizes_are_checked_before_decompressing() {
     std::fs::write(&p, &bytes).unwrap();
     // 1 MB: a page may take 256 KiB.
     let small = StreamingLoader::builder()
-        .memory_limit(1 * MIB)
+        .memory_limit(MIB)
         .build()
         .unwrap();
     let e = read(&small, &p).unwrap();

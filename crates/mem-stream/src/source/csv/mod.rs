@@ -35,9 +35,9 @@ const END_OF_INPUT: u64 = u64::MAX;
 /// A parsed block: its batch (none for a block of blank lines) and the source offset after it.
 type Parsed = Result<(Option<RecordBatch>, u64)>;
 
-/// Counts the bytes pulled from the file, for progress.
+/// Counts the bytes pulled from the input, for progress.
 struct CountingReader {
-    inner: File,
+    inner: Box<dyn Read + Send>,
     count: Arc<AtomicU64>,
 }
 
@@ -74,24 +74,42 @@ pub(crate) struct CsvSource {
 }
 
 impl CsvSource {
-    pub(crate) fn open(req: &OpenRequest<'_>, ext_delimiter: u8, gzip: bool) -> Result<Self> {
+    pub(crate) fn open(req: &OpenRequest<'_>, ext_delimiter: u8) -> Result<Self> {
         let path = req.path;
-        let opts = req.csv.clone();
-        let delimiter = opts.delimiter.unwrap_or(ext_delimiter);
         let file = File::open(path).map_err(|e| StreamError::io(path, "cannot open", e))?;
         let total = file
             .metadata()
             .map_err(|e| StreamError::io(path, "cannot read", e))?
             .len();
+        Self::from_reader(req, Box::new(file), total, ext_delimiter)
+    }
+
+    /// Reads CSV from `input` (`total` bytes, 0 when unknown); gzip is recognised by its magic
+    /// bytes.
+    pub(crate) fn from_reader(
+        req: &OpenRequest<'_>,
+        input: Box<dyn Read + Send>,
+        total: u64,
+        ext_delimiter: u8,
+    ) -> Result<Self> {
+        let path = req.path;
+        let opts = req.csv.clone();
+        let delimiter = opts.delimiter.unwrap_or(ext_delimiter);
         let counter = Arc::new(AtomicU64::new(0));
-        let counting = CountingReader {
-            inner: file,
+        let mut counting = CountingReader {
+            inner: input,
             count: counter.clone(),
         };
+        let mut head = [0u8; 2];
+        let n = read_head(&mut counting, &mut head)
+            .map_err(|e| StreamError::io(path, "cannot read", e))?;
+        let head = head.get(..n).unwrap_or_default().to_vec();
+        let gzip = head.starts_with(crate::format::GZIP_MAGIC);
+        let rejoined = std::io::Cursor::new(head).chain(counting);
         let reader: Box<dyn Read + Send> = if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(counting))
+            Box::new(flate2::read::MultiGzDecoder::new(rejoined))
         } else {
-            Box::new(counting)
+            Box::new(rejoined)
         };
         let budget = req.budget;
         // Until the columns are known a record costs its bytes (and its parsing, about as much
@@ -216,14 +234,14 @@ impl BatchSource for CsvSource {
                     match splitter.next_block(want) {
                         Ok(None) => {
                             self.mode = Mode::Done;
-                            Ok((None, self.total))
+                            Ok((None, END_OF_INPUT))
                         }
                         Ok(Some(block)) => self.config.decode(&block).map(|b| {
                             // Count decoded rows, not splitter records: blank lines are no rows.
                             if let (Some(r), Some(b)) = (remaining.as_mut(), b.as_ref()) {
                                 *r = r.saturating_sub(b.num_rows());
                             }
-                            (b, self.counter.load(Ordering::Relaxed).min(self.total))
+                            (b, self.counter.load(Ordering::Relaxed))
                         }),
                         Err(e) => Err(self.config.split_error(e)),
                     }
@@ -267,16 +285,32 @@ impl BatchSource for CsvSource {
     }
 
     fn bytes_read(&self) -> u64 {
-        if matches!(self.mode, Mode::Done) {
-            self.total
-        } else {
-            self.delivered_offset.min(self.total)
+        match (self.total, &self.mode) {
+            // The size of a pipe is unknown: what was read of it.
+            (0, Mode::Done) => self.counter.load(Ordering::Relaxed),
+            (0, _) => self.delivered_offset,
+            (_, Mode::Done) => self.total,
+            _ => self.delivered_offset.min(self.total),
         }
     }
 
     fn total_bytes(&self) -> u64 {
         self.total
     }
+}
+
+/// Fills `buf` as far as the input goes.
+fn read_head(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(buf.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn spawn_pipeline(

@@ -13,7 +13,7 @@ use super::file::{FooterInfo, IpcFile};
 use super::message::{MessageDecoder, check_batch, parse_message};
 use crate::budget::Budget;
 use crate::error::{Result, StreamError};
-use crate::source::BatchSource;
+use crate::source::batches::Decode;
 
 /// Byte width to swap for each buffer of a field, in IPC order (0: leave as is).
 fn plan(dt: &DataType, out: &mut Vec<usize>) -> std::result::Result<(), String> {
@@ -170,35 +170,27 @@ impl BigEndianIpcSource {
     }
 }
 
-impl BatchSource for BigEndianIpcSource {
+impl Decode for BigEndianIpcSource {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
 
-    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+    fn decode(&mut self, _target: usize) -> Result<Option<RecordBatch>> {
         while let Some(block) = self.blocks.get(self.next).copied() {
             let index = self.next;
             self.next += 1;
-            match self.read(index, &block) {
-                Ok(Some(b)) => return Some(Ok(b)),
-                Ok(None) => {}
-                Err(e) => {
-                    self.next = self.blocks.len();
-                    return Some(Err(e));
-                }
+            if let Some(b) = self.read(index, &block)? {
+                return Ok(Some(b));
             }
         }
-        None
+        Ok(None)
     }
 
-    fn bytes_read(&self) -> u64 {
-        if self.blocks.is_empty() {
-            return self.ipc.total();
-        }
-        (self.next as f64 / self.blocks.len() as f64 * self.ipc.total() as f64) as u64
+    fn position(&self, _rows: u64) -> u64 {
+        super::file::block_position(self.next, self.blocks.len(), self.ipc.total())
     }
 
-    fn total_bytes(&self) -> u64 {
+    fn total(&self) -> u64 {
         self.ipc.total()
     }
 }

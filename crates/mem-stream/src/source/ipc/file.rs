@@ -15,7 +15,7 @@ use super::message::{MessageDecoder, describe_flatbuffer_error, parse_message, r
 use crate::budget::Budget;
 use crate::error::{Result, StreamError};
 use crate::guard::contain;
-use crate::source::BatchSource;
+use crate::source::batches::Decode;
 
 /// `ARROW1` and its padding at the start of the file.
 const LEADING_MAGIC: u64 = 8;
@@ -191,7 +191,6 @@ pub(crate) struct IpcFileSource {
     schema: SchemaRef,
     batches: Vec<Block>,
     next: usize,
-    done: bool,
 }
 
 impl IpcFileSource {
@@ -230,7 +229,6 @@ impl IpcFileSource {
             schema,
             batches: info.batches,
             next: 0,
-            done: false,
         })
     }
 
@@ -246,39 +244,35 @@ impl IpcFileSource {
     }
 }
 
-impl BatchSource for IpcFileSource {
+impl Decode for IpcFileSource {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
 
-    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        while !self.done {
-            let Some(block) = self.batches.get(self.next).copied() else {
-                self.done = true;
-                return None;
-            };
+    fn decode(&mut self, _target: usize) -> Result<Option<RecordBatch>> {
+        while let Some(block) = self.batches.get(self.next).copied() {
             let index = self.next;
             self.next += 1;
-            match self.read(index, &block) {
-                Ok(Some(b)) => return Some(Ok(b)),
-                Ok(None) => {}
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
+            if let Some(b) = self.read(index, &block)? {
+                return Ok(Some(b));
             }
         }
-        None
+        Ok(None)
     }
 
-    fn bytes_read(&self) -> u64 {
-        if self.done || self.batches.is_empty() {
-            return if self.done { self.ipc.total } else { 0 };
-        }
-        (self.next as f64 / self.batches.len() as f64 * self.ipc.total as f64) as u64
+    fn position(&self, _rows: u64) -> u64 {
+        block_position(self.next, self.batches.len(), self.ipc.total)
     }
 
-    fn total_bytes(&self) -> u64 {
+    fn total(&self) -> u64 {
         self.ipc.total
     }
+}
+
+/// Progress through a file's record batch blocks, in bytes.
+pub(crate) fn block_position(next: usize, blocks: usize, total: u64) -> u64 {
+    if blocks == 0 {
+        return 0;
+    }
+    (next as f64 / blocks as f64 * total as f64) as u64
 }

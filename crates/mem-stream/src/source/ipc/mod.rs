@@ -12,6 +12,7 @@ use arrow::datatypes::SchemaRef;
 
 pub(crate) use stream::IpcStreamSource;
 
+use super::batches::Batches;
 use super::{BatchSource, OpenRequest, projection_indices};
 use crate::error::Result;
 
@@ -27,13 +28,12 @@ pub(crate) fn open_file(req: &OpenRequest<'_>) -> Result<Box<dyn BatchSource>> {
     let ipc = file::IpcFile::open(req.path, req.budget)?;
     let info = ipc.footer()?;
     let proj = projection(req, &info.schema)?;
+    let target = req.target_rows.clone();
     if info.native {
-        Ok(Box::new(file::IpcFileSource::new(
-            ipc, info, proj, req.budget,
-        )?))
+        let source = file::IpcFileSource::new(ipc, info, proj, req.budget)?;
+        Ok(Box::new(Batches::new(source, target)))
     } else {
-        Ok(Box::new(bigendian::BigEndianIpcSource::new(
-            ipc, info, proj, req.budget,
-        )?))
+        let source = bigendian::BigEndianIpcSource::new(ipc, info, proj, req.budget)?;
+        Ok(Box::new(Batches::new(source, target)))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::buffer::MutableBuffer;
@@ -15,14 +15,16 @@ use super::message::{MessageDecoder, parse_flatbuffer, read_body};
 use crate::budget::Budget;
 use crate::error::{Result, StreamError};
 use crate::guard::contain;
-use crate::source::{BatchSource, OpenRequest};
+use crate::source::OpenRequest;
+use crate::source::batches::{Batches, Decode};
 
-/// Reads whole messages from the file, keeping count of the position.
+/// Reads whole messages from the input, keeping count of the position.
 struct Framer {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<Box<dyn Read + Send>>,
     pos: u64,
-    total: u64,
+    /// The input's size; `None` for a pipe, where only the memory limit bounds a length.
+    total: Option<u64>,
     budget: Budget,
 }
 
@@ -35,72 +37,89 @@ impl Framer {
         Ok(())
     }
 
-    /// The next message's flatbuffer and body; `None` at the end of the stream.
-    fn next(&mut self) -> Result<Option<(Vec<u8>, MutableBuffer)>> {
-        let bad = |path: &Path, m: String| StreamError::malformed(path, None, m);
-        if self.total - self.pos < 4 {
-            if self.pos == self.total {
-                return Ok(None);
+    /// The next 4 bytes, or `None` at a clean end of the input.
+    fn read_word(&mut self) -> Result<Option<[u8; 4]>> {
+        let mut word = [0u8; 4];
+        let mut filled = 0;
+        while filled < word.len() {
+            let rest = word.get_mut(filled..).unwrap_or_default();
+            match self.reader.read(rest) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StreamError::io(&self.path, "cannot read", e)),
             }
-            return Err(bad(
+        }
+        self.pos += filled as u64;
+        match filled {
+            0 => Ok(None),
+            4 => Ok(Some(word)),
+            _ => Err(StreamError::malformed(
                 &self.path,
-                "the Arrow IPC stream ends inside a message header".to_owned(),
+                None,
+                "the Arrow IPC stream ends inside a message header",
+            )),
+        }
+    }
+
+    /// Bytes left in the input (unbounded for a pipe).
+    fn left(&self) -> u64 {
+        self.total.map_or(u64::MAX, |t| t.saturating_sub(self.pos))
+    }
+
+    /// Refuses a length longer than the input's rest or than a batch's share of the limit.
+    fn check_len(&self, what: &str, len: i64) -> Result<u64> {
+        let left = self.left();
+        let len = u64::try_from(len)
+            .ok()
+            .filter(|&l| l <= left)
+            .ok_or_else(|| {
+                StreamError::malformed(
+                    &self.path,
+                    None,
+                    format!(
+                        "an Arrow IPC message at byte {} claims {len} bytes of {what}, but {left} bytes are left",
+                        self.pos
+                    ),
+                )
+            })?;
+        let allowed = self.budget.batch_max();
+        if len > allowed {
+            return Err(self.budget.over(
+                &self.path,
+                None,
+                format!("an Arrow IPC message's {what}"),
+                len,
+                allowed,
+                crate::budget::RAISE_LIMIT,
             ));
         }
-        let mut word = [0u8; 4];
-        self.read_exact(&mut word)?;
+        Ok(len)
+    }
+
+    /// The next message's flatbuffer and body; `None` at the end of the stream.
+    fn next(&mut self) -> Result<Option<(Vec<u8>, MutableBuffer)>> {
+        let Some(mut word) = self.read_word()? else {
+            return Ok(None);
+        };
         if word == [0xFF; 4] {
-            if self.total - self.pos < 4 {
-                return Err(bad(
+            word = self.read_word()?.ok_or_else(|| {
+                StreamError::malformed(
                     &self.path,
-                    "the Arrow IPC stream ends inside a message header".to_owned(),
-                ));
-            }
-            self.read_exact(&mut word)?;
+                    None,
+                    "the Arrow IPC stream ends inside a message header",
+                )
+            })?;
         }
         let meta_len = i32::from_le_bytes(word);
         if meta_len == 0 {
             return Ok(None);
         }
-        let left = self.total - self.pos;
-        let meta_len = u64::try_from(meta_len)
-            .ok()
-            .filter(|&l| l <= left)
-            .ok_or_else(|| {
-                bad(
-                    &self.path,
-                    format!(
-                        "an Arrow IPC message at byte {} claims {meta_len} bytes of metadata, but {left} bytes are left",
-                        self.pos - 4
-                    ),
-                )
-            })?;
+        let meta_len = self.check_len("metadata", i64::from(meta_len))?;
         let mut meta = vec![0u8; usize::try_from(meta_len).unwrap_or(usize::MAX)];
         self.read_exact(&mut meta)?;
         let body_len = parse_flatbuffer(&self.path, &meta)?.bodyLength();
-        let left = self.total - self.pos;
-        let body_len = u64::try_from(body_len)
-            .ok()
-            .filter(|&l| l <= left)
-            .ok_or_else(|| {
-                bad(
-                    &self.path,
-                    format!(
-                        "an Arrow IPC message claims a body of {body_len} bytes, but {left} bytes are left"
-                    ),
-                )
-            })?;
-        let allowed = self.budget.batch_max();
-        if body_len > allowed {
-            return Err(self.budget.over(
-                &self.path,
-                None,
-                "an Arrow IPC message body",
-                body_len,
-                allowed,
-                crate::budget::RAISE_LIMIT,
-            ));
-        }
+        let body_len = self.check_len("body", body_len)?;
         let body = read_body(
             &self.path,
             &mut self.reader,
@@ -111,25 +130,34 @@ impl Framer {
     }
 }
 
-/// An Arrow IPC stream (read front to back).
+/// An Arrow IPC stream (read front to back), from a file or any reader.
 pub(crate) struct IpcStreamSource {
     framer: Framer,
     decoder: MessageDecoder,
     schema: SchemaRef,
-    done: bool,
 }
 
 impl IpcStreamSource {
-    pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Self> {
+    pub(crate) fn open(req: &OpenRequest<'_>) -> Result<Batches<Self>> {
         let path = req.path;
         let file = File::open(path).map_err(|e| StreamError::io(path, "cannot open", e))?;
         let total = file
             .metadata()
             .map_err(|e| StreamError::io(path, "cannot read", e))?
             .len();
+        Self::from_reader(req, Box::new(file), Some(total))
+    }
+
+    /// Reads the stream from `reader` (of `total` bytes when known).
+    pub(crate) fn from_reader(
+        req: &OpenRequest<'_>,
+        reader: Box<dyn Read + Send>,
+        total: Option<u64>,
+    ) -> Result<Batches<Self>> {
+        let path = req.path;
         let mut framer = Framer {
             path: path.to_path_buf(),
-            reader: BufReader::new(file),
+            reader: BufReader::new(reader),
             pos: 0,
             total,
             budget: req.budget,
@@ -161,15 +189,21 @@ impl IpcStreamSource {
             ),
             None => full.clone(),
         };
-        Ok(Self {
+        let source = Self {
             decoder: MessageDecoder::new(path, full, projection, req.budget),
             framer,
             schema,
-            done: false,
-        })
+        };
+        Ok(Batches::new(source, req.target_rows.clone()))
+    }
+}
+
+impl Decode for IpcStreamSource {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
     }
 
-    fn read(&mut self) -> Result<Option<RecordBatch>> {
+    fn decode(&mut self, _target: usize) -> Result<Option<RecordBatch>> {
         loop {
             let Some((meta, body)) = self.framer.next()? else {
                 return Ok(None);
@@ -180,39 +214,13 @@ impl IpcStreamSource {
             }
         }
     }
-}
 
-impl BatchSource for IpcStreamSource {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+    fn position(&self, _rows: u64) -> u64 {
+        self.framer.pos
     }
 
-    fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        if self.done {
-            return None;
-        }
-        match self.read() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
-    }
-
-    fn bytes_read(&self) -> u64 {
-        if self.done {
-            self.framer.total
-        } else {
-            self.framer.pos.min(self.framer.total)
-        }
-    }
-
-    fn total_bytes(&self) -> u64 {
-        self.framer.total
+    fn total(&self) -> u64 {
+        // A pipe's size is what was read of it.
+        self.framer.total.unwrap_or(0)
     }
 }

@@ -1,4 +1,8 @@
-//! Which format a file is in: from its extension, checked against its first bytes.
+//! Which format a file is in: from its extension (or as forced), checked against its first bytes.
+
+mod name;
+
+pub use name::ParseFormatError;
 
 use std::fs::File;
 use std::io::Read;
@@ -7,6 +11,22 @@ use std::path::Path;
 use crate::error::{Result, StreamError};
 
 /// A file format this crate reads.
+///
+/// Usually detected from the extension ([`detect_format`]); a program can also name one, to read
+/// a file without an extension or from a pipe
+/// ([`StreamingLoaderBuilder::format`](crate::StreamingLoaderBuilder::format),
+/// [`StreamingLoader::stream_reader`](crate::StreamingLoader::stream_reader)). It parses from the
+/// names a `--format` flag takes:
+///
+/// ```
+/// use mem_stream::FileFormat;
+/// assert_eq!("tsv".parse::<FileFormat>()?, FileFormat::Csv { delimiter: b'\t', gzip: false });
+/// assert_eq!("feather".parse::<FileFormat>()?, FileFormat::ArrowFile);
+/// assert_eq!("ipc-stream".parse::<FileFormat>()?, FileFormat::ArrowStream);
+/// assert_eq!(FileFormat::CSV, "csv".parse()?);
+/// assert!("png".parse::<FileFormat>().is_err());
+/// # Ok::<(), mem_stream::ParseFormatError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FileFormat {
@@ -28,6 +48,25 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    /// Comma-separated text, not compressed (gzip is still recognised by its magic bytes).
+    pub const CSV: Self = Self::Csv {
+        delimiter: b',',
+        gzip: false,
+    };
+
+    /// Tab-separated text, not compressed (gzip is still recognised by its magic bytes).
+    pub const TSV: Self = Self::Csv {
+        delimiter: b'\t',
+        gzip: false,
+    };
+
+    /// Whether the format can be read front to back from a pipe (CSV/TSV, Arrow IPC stream);
+    /// the others need to seek.
+    #[must_use]
+    pub fn is_streamable(&self) -> bool {
+        matches!(self, Self::Csv { .. } | Self::ArrowStream)
+    }
+
     /// A short name for messages and the CLI.
     #[must_use]
     pub fn name(&self) -> &'static str {
@@ -61,7 +100,7 @@ const ARROW_MAGIC: &[u8] = b"ARROW1";
 const STREAM_CONTINUATION: &[u8] = &[0xFF, 0xFF, 0xFF, 0xFF];
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0];
-const GZIP_MAGIC: &[u8] = &[0x1F, 0x8B];
+pub(crate) const GZIP_MAGIC: &[u8] = &[0x1F, 0x8B];
 
 /// Detects the format of `path` from its extension and verifies the first bytes.
 ///
@@ -69,6 +108,12 @@ const GZIP_MAGIC: &[u8] = &[0x1F, 0x8B];
 /// A missing file, a directory, a FIFO, socket or device, an empty file, an unknown extension,
 /// or content whose magic bytes contradict the extension (e.g. a PNG named `.parquet`).
 pub fn detect_format(path: &Path) -> Result<FileFormat> {
+    detect(path, None)
+}
+
+/// Like [`detect_format`], but `forced` (when given) replaces what the extension says; the
+/// content is still checked (an IPC file or stream, and gzip, are told apart by their magic).
+pub(crate) fn detect(path: &Path, forced: Option<FileFormat>) -> Result<FileFormat> {
     let meta = std::fs::metadata(path).map_err(|e| StreamError::io(path, "cannot open", e))?;
     if meta.is_dir() {
         return Err(StreamError::IsDirectory {
@@ -95,30 +140,33 @@ pub fn detect_format(path: &Path) -> Result<FileFormat> {
         .rsplit_once('.')
         .map(|(_, e)| e.to_owned())
         .unwrap_or_default();
-    let claimed = match (extension.as_str(), gzip) {
-        ("csv" | "txt", _) => FileFormat::Csv {
-            delimiter: b',',
-            gzip,
+    let claimed = match (forced, extension.as_str(), gzip) {
+        (Some(f), ..) => f,
+        (None, ext, gzip) => match (ext, gzip) {
+            ("csv" | "txt", _) => FileFormat::Csv {
+                delimiter: b',',
+                gzip,
+            },
+            ("tsv" | "tab", _) => FileFormat::Csv {
+                delimiter: b'\t',
+                gzip,
+            },
+            ("parquet" | "pq", false) => FileFormat::Parquet,
+            ("arrow" | "feather" | "ipc", false) => FileFormat::ArrowFile,
+            ("arrows", false) => FileFormat::ArrowStream,
+            ("xlsx" | "xlsm" | "xlsb" | "xls" | "ods", false) => FileFormat::Workbook,
+            _ => {
+                let extension = if gzip {
+                    format!("{extension}.gz")
+                } else {
+                    extension
+                };
+                return Err(StreamError::UnsupportedFormat {
+                    path: path.to_path_buf(),
+                    extension,
+                });
+            }
         },
-        ("tsv" | "tab", _) => FileFormat::Csv {
-            delimiter: b'\t',
-            gzip,
-        },
-        ("parquet" | "pq", false) => FileFormat::Parquet,
-        ("arrow" | "feather" | "ipc", false) => FileFormat::ArrowFile,
-        ("arrows", false) => FileFormat::ArrowStream,
-        ("xlsx" | "xlsm" | "xlsb" | "xls" | "ods", false) => FileFormat::Workbook,
-        _ => {
-            let extension = if gzip {
-                format!("{extension}.gz")
-            } else {
-                extension
-            };
-            return Err(StreamError::UnsupportedFormat {
-                path: path.to_path_buf(),
-                extension,
-            });
-        }
     };
     if meta.len() == 0 {
         return Err(StreamError::EmptyFile {
@@ -134,6 +182,14 @@ pub fn detect_format(path: &Path) -> Result<FileFormat> {
         found: describe_magic(head),
     };
     match claimed {
+        // A forced text format: gzip or not, as the bytes say.
+        FileFormat::Csv { delimiter, .. } if forced.is_some() => {
+            let gzip = head.starts_with(GZIP_MAGIC);
+            if !gzip && looks_binary(head) {
+                return Err(bad("text (CSV/TSV)"));
+            }
+            Ok(FileFormat::Csv { delimiter, gzip })
+        }
         FileFormat::Csv { gzip: true, .. } if !head.starts_with(GZIP_MAGIC) => Err(bad("gzip")),
         FileFormat::Csv { gzip: false, .. } if looks_binary(head) => Err(bad("text (CSV/TSV)")),
         FileFormat::Parquet if !head.starts_with(PARQUET_MAGIC) => Err(bad("Parquet")),
@@ -154,7 +210,7 @@ pub fn detect_format(path: &Path) -> Result<FileFormat> {
             }
         }
         FileFormat::Workbook => {
-            let xls = extension == "xls";
+            let xls = extension == "xls" || (forced.is_some() && head.starts_with(OLE_MAGIC));
             let ok = if xls {
                 head.starts_with(OLE_MAGIC)
             } else {

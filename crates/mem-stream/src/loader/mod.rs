@@ -1,16 +1,23 @@
-//! `StreamingLoader`: the builder and its three ways to read a file (stream, sample, load).
+//! `StreamingLoader`: its three ways to read a file (stream, sample, load), and streams from any
+//! reader.
+
+mod builder;
+mod reader;
+
+pub use builder::StreamingLoaderBuilder;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use arrow::record_batch::RecordBatch;
+use mem_monitor::{PressureSource, Thresholds};
 use mem_optimize::{OptimizeOptions, StreamOptimizer};
 
 use crate::budget::Budget;
 use crate::chunks::{ChunkMetadata, ChunkStream, ChunkerConfig};
 use crate::error::{Result, StreamError};
-use crate::format::{FileFormat, detect_format};
+use crate::format::FileFormat;
 use crate::options::CsvOptions;
 use crate::source::{self, OpenRequest, readahead::ReadAhead};
 
@@ -33,6 +40,25 @@ pub struct StreamingLoader {
     sheet: Option<String>,
     read_ahead: bool,
     limit: Option<usize>,
+    pressure: Pressure,
+    format: Option<FileFormat>,
+}
+
+/// The loader's pressure source, shown by name in `Debug`.
+#[derive(Clone)]
+pub(crate) struct Pressure(pub(crate) Arc<dyn PressureSource>);
+
+impl std::fmt::Debug for Pressure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PressureSource(level: {})", self.0.level())
+    }
+}
+
+impl Default for Pressure {
+    /// The default thresholds, sampled at every chunk.
+    fn default() -> Self {
+        Self(Arc::new(Thresholds::default()))
+    }
 }
 
 impl Default for StreamingLoader {
@@ -47,138 +73,9 @@ impl Default for StreamingLoader {
             sheet: None,
             read_ahead: true,
             limit: None,
+            pressure: Pressure::default(),
+            format: None,
         }
-    }
-}
-
-/// Builder of a [`StreamingLoader`]; settings are checked in [`build`](Self::build).
-#[derive(Debug, Clone, Default)]
-pub struct StreamingLoaderBuilder {
-    inner: StreamingLoader,
-    min_set: bool,
-}
-
-impl StreamingLoaderBuilder {
-    /// Rows per chunk (default 10,000). Bigger chunks amortise per-chunk work; smaller ones
-    /// hold less memory at once.
-    #[must_use]
-    pub fn chunk_size(mut self, rows: usize) -> Self {
-        self.inner.chunk_size = rows;
-        self
-    }
-
-    /// The smallest chunk the loader shrinks to under memory pressure (default 256 rows, or the
-    /// chunk size if smaller).
-    #[must_use]
-    pub fn min_chunk_size(mut self, rows: usize) -> Self {
-        self.inner.min_chunk_size = rows;
-        self.min_set = true;
-        self
-    }
-
-    /// Memory limit in bytes (default 2000 MiB, [`DEFAULT_MEMORY_LIMIT`]; `mem_monitor::MIB`
-    /// and [`mb_to_bytes`](mem_monitor::mb_to_bytes) convert from MB). A stream stays under it plus
-    /// [`BASELINE_MB`](crate::BASELINE_MB), or ends with [`StreamError::OverBudget`]: chunks are
-    /// also cut at a sixteenth of it in decoded bytes (at most
-    /// [`MAX_CHUNK_BYTES`](crate::MAX_CHUNK_BYTES)), one CSV record may take a sixteenth, one
-    /// Arrow IPC batch or Parquet column chunk a quarter. While streaming, the chunk size halves
-    /// when the process RSS plus a chunk would exceed it; [`StreamingLoader::load`] refuses files
-    /// whose estimated in-memory size exceeds it. A smaller limit means smaller chunks (more
-    /// per-chunk work) and refuses wider rows and files.
-    #[must_use]
-    pub fn memory_limit(mut self, bytes: u64) -> Self {
-        self.inner.memory_limit = bytes;
-        self
-    }
-
-    /// Read only these columns (by name, in this order). For CSV the other columns are still
-    /// tokenised but not converted; Parquet and Arrow IPC skip them entirely.
-    #[must_use]
-    pub fn projection<I, S>(mut self, columns: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.inner.projection = Some(columns.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Whether to shrink chunks' types (default on, lossless).
-    #[must_use]
-    pub fn optimize(mut self, on: bool) -> Self {
-        self.inner.optimize = on.then(|| self.inner.optimize.take().unwrap_or_default());
-        self
-    }
-
-    /// Shrink chunks with these options (turns optimisation on).
-    #[must_use]
-    pub fn optimize_options(mut self, options: OptimizeOptions) -> Self {
-        self.inner.optimize = Some(options);
-        self
-    }
-
-    /// How to read CSV / TSV files.
-    #[must_use]
-    pub fn csv(mut self, options: CsvOptions) -> Self {
-        self.inner.csv = options;
-        self
-    }
-
-    /// The sheet to read from a workbook (default: the first).
-    #[must_use]
-    pub fn sheet(mut self, sheet: impl Into<String>) -> Self {
-        self.inner.sheet = Some(sheet.into());
-        self
-    }
-
-    /// Decode the next batch on a background thread while the caller works on the current one
-    /// (default on). Off: everything on the caller's thread (CSV still parses on workers).
-    #[must_use]
-    pub fn read_ahead(mut self, on: bool) -> Self {
-        self.inner.read_ahead = on;
-        self
-    }
-
-    /// Stop streaming after this many rows (default: the whole file).
-    #[must_use]
-    pub fn limit(mut self, rows: usize) -> Self {
-        self.inner.limit = Some(rows);
-        self
-    }
-
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`StreamError::InvalidConfig`] for a zero chunk size, a non-positive or non-finite memory
-    /// limit, an empty projection, or invalid CSV options.
-    pub fn build(self) -> Result<StreamingLoader> {
-        let mut l = self.inner;
-        if l.chunk_size == 0 {
-            return Err(StreamError::InvalidConfig(
-                "chunk size must be at least 1 row".to_owned(),
-            ));
-        }
-        if !self.min_set {
-            l.min_chunk_size = l.min_chunk_size.min(l.chunk_size);
-        }
-        if l.min_chunk_size == 0 || l.min_chunk_size > l.chunk_size {
-            return Err(StreamError::InvalidConfig(format!(
-                "minimum chunk size must be between 1 and the chunk size ({}), got {}",
-                l.chunk_size, l.min_chunk_size
-            )));
-        }
-        if l.memory_limit == 0 {
-            return Err(StreamError::InvalidConfig(
-                "memory limit must be at least 1 byte".to_owned(),
-            ));
-        }
-        if l.projection.as_ref().is_some_and(Vec::is_empty) {
-            return Err(StreamError::InvalidConfig(
-                "the projection names no column".to_owned(),
-            ));
-        }
-        l.csv.validate().map_err(StreamError::InvalidConfig)?;
-        Ok(l)
     }
 }
 
@@ -217,14 +114,14 @@ impl StreamingLoader {
         Budget::new(self.limit_bytes())
     }
 
-    fn open(
-        &self,
-        path: &Path,
+    fn request<'a>(
+        &'a self,
+        path: &'a Path,
         format: FileFormat,
         target: &Arc<AtomicUsize>,
         limit: Option<usize>,
-    ) -> Result<Box<dyn source::BatchSource>> {
-        let req = OpenRequest {
+    ) -> OpenRequest<'a> {
+        OpenRequest {
             path,
             format,
             projection: self.projection.as_deref(),
@@ -234,35 +131,51 @@ impl StreamingLoader {
             limit,
             parallel: limit.is_none(),
             budget: self.budget(),
-        };
-        source::open(&req)
+        }
+    }
+
+    fn open(
+        &self,
+        path: &Path,
+        format: FileFormat,
+        target: &Arc<AtomicUsize>,
+        limit: Option<usize>,
+    ) -> Result<Box<dyn source::BatchSource>> {
+        source::open(&self.request(path, format, target, limit))
+    }
+
+    /// The chunker's settings for a stream.
+    fn stream_config(&self) -> ChunkerConfig {
+        ChunkerConfig {
+            chunk_size: self.chunk_size,
+            min_chunk_size: self.min_chunk_size,
+            budget: self.budget(),
+            adapt: true,
+            pressure: self.pressure.0.clone(),
+            optimizer: self.optimize.clone().map(StreamOptimizer::new),
+            limit: self.limit,
+        }
     }
 
     /// Streams `path` in chunks of rows.
     ///
-    /// The format comes from the extension and is checked against the file's first bytes.
-    /// Errors while reading come out of the iterator, which then ends.
+    /// The format comes from the extension (or the builder's
+    /// [`format`](StreamingLoaderBuilder::format)) and is checked against the file's first bytes.
+    /// Errors while reading come out of the iterator, which then ends. To read from a pipe or
+    /// any other reader, see [`stream_reader`](Self::stream_reader).
     ///
     /// # Errors
     /// The file cannot be opened, its format is unsupported or contradicted by its content, its
     /// header or schema cannot be read, or a projected column does not exist.
     pub fn stream(&self, path: impl AsRef<Path>) -> Result<ChunkStream> {
         let path = path.as_ref();
-        let format = detect_format(path)?;
+        let format = crate::format::detect(path, self.format)?;
         let target = Arc::new(AtomicUsize::new(self.chunk_size));
         let mut src = self.open(path, format, &target, None)?;
         if self.read_ahead && !matches!(format, FileFormat::Csv { .. }) {
             src = Box::new(ReadAhead::spawn(src, path)?);
         }
-        let cfg = ChunkerConfig {
-            chunk_size: self.chunk_size,
-            min_chunk_size: self.min_chunk_size,
-            budget: self.budget(),
-            adapt: true,
-            optimizer: self.optimize.clone().map(StreamOptimizer::new),
-            limit: self.limit,
-        };
-        Ok(ChunkStream::new(path, src, target, cfg))
+        Ok(ChunkStream::new(path, src, target, self.stream_config()))
     }
 
     /// The first `rows` rows of `path` as one batch, reading only what they need (a preview).
@@ -279,7 +192,7 @@ impl StreamingLoader {
         rows: usize,
     ) -> Result<(RecordBatch, ChunkMetadata)> {
         let path = path.as_ref();
-        let format = detect_format(path)?;
+        let format = crate::format::detect(path, self.format)?;
         let target = Arc::new(AtomicUsize::new(rows.max(1)));
         let src = self.open(path, format, &target, Some(rows))?;
         let budget = self.budget();
@@ -288,6 +201,7 @@ impl StreamingLoader {
             min_chunk_size: 1,
             budget,
             adapt: false,
+            pressure: self.pressure.0.clone(),
             optimizer: None,
             limit: Some(rows),
         };
@@ -360,7 +274,7 @@ impl StreamingLoader {
     /// As [`stream`](Self::stream) for opening the file.
     pub fn estimate_memory(&self, path: impl AsRef<Path>) -> Result<u64> {
         let path = path.as_ref();
-        let format = detect_format(path)?;
+        let format = crate::format::detect(path, self.format)?;
         let size = std::fs::metadata(path)
             .map_err(|e| StreamError::io(path, "cannot open", e))?
             .len();
