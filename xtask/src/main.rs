@@ -28,9 +28,8 @@ enum Cmd {
     /// Run one scenario (used by `bench` in child processes).
     #[command(hide = true)]
     Scenario {
-        name: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(subcommand)]
+        scenario: bench::scenarios::Scenario,
     },
 }
 
@@ -39,7 +38,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
-        Cmd::Scenario { name, args } => bench::scenarios::run_child(&name, &args),
+        Cmd::Scenario { scenario } => bench::scenarios::run_child(scenario),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

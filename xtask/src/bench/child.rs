@@ -4,45 +4,50 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
+use serde::de::DeserializeOwned;
 
-/// What a scenario child reported, plus what the OS says about it.
-#[derive(Debug)]
-pub struct ChildRun {
-    /// The JSON object the child printed on its last stdout line.
-    pub output: serde_json::Value,
+use super::scenarios::{RunScenario, Scenario};
+
+/// What the OS says about a child process.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
     /// The child's peak resident set, from rusage (`ru_maxrss`).
     pub peak_rss_bytes: u64,
     /// Wall time of the whole child process, start-up included.
     pub wall: std::time::Duration,
 }
 
-impl ChildRun {
-    pub fn f64(&self, key: &str) -> anyhow::Result<f64> {
-        self.output
-            .get(key)
-            .and_then(serde_json::Value::as_f64)
-            .with_context(|| format!("scenario output lacks number {key:?}: {}", self.output))
-    }
-
+impl Usage {
     pub fn peak_rss_mb(&self) -> f64 {
-        self.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+        mem_monitor::bytes_to_mb(self.peak_rss_bytes)
     }
 }
 
-/// Runs `xtask scenario NAME ARGS...` and waits for it with `wait4` to read its rusage.
-pub fn run(name: &str, args: &[String]) -> anyhow::Result<ChildRun> {
-    let exe = std::env::current_exe().context("locating the xtask binary")?;
-    let mut all = vec!["scenario".to_owned(), name.to_owned()];
-    all.extend_from_slice(args);
-    run_program(&exe, &all, name)
+/// What a child reported (its typed result), plus what the OS says about it.
+#[derive(Debug)]
+pub struct ChildRun<T> {
+    /// The JSON object the child printed on its last stdout line.
+    pub output: T,
+    pub usage: Usage,
 }
 
-/// Runs any program whose last stdout line is a JSON object (a scenario, or a peer's script).
-pub fn run_program(
+/// Runs `xtask scenario NAME --ARG VALUE...` and waits for it with `wait4` to read its rusage.
+pub fn run<S: RunScenario>(scenario: S) -> anyhow::Result<ChildRun<S::Output>> {
+    let scenario: Scenario = scenario.into();
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    let mut args = vec!["scenario".to_owned()];
+    args.extend(scenario.to_args()?);
+    let name = args.get(1).cloned().unwrap_or_default();
+    run_program(&exe, &args, &name)
+}
+
+/// Runs any program whose last stdout line is a JSON object of type `T` (a scenario, or a
+/// peer's script).
+pub fn run_program<T: DeserializeOwned>(
     program: &std::path::Path,
     args: &[String],
     name: &str,
-) -> anyhow::Result<ChildRun> {
+) -> anyhow::Result<ChildRun<T>> {
     let start = std::time::Instant::now();
     let mut child = Command::new(program)
         .args(args)
@@ -66,7 +71,7 @@ pub fn run_program(
         out.read_to_string(&mut stdout)
             .context("reading scenario output")?;
     }
-    let (status, rusage) = wait4(child.id())?;
+    let (status, peak_rss_bytes) = wait4(child.id())?;
     let wall = start.elapsed();
     if let Ok(s) = err_thread.join() {
         stderr = s;
@@ -82,16 +87,18 @@ pub fn run_program(
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
-    let output: serde_json::Value = serde_json::from_str(last).with_context(|| {
+    let output = serde_json::from_str(last).with_context(|| {
         format!(
-            "scenario {name} printed no JSON result: {last:?}; stderr: {}",
+            "scenario {name} printed no JSON result of the expected shape: {last:?}; stderr: {}",
             stderr.trim()
         )
     })?;
     Ok(ChildRun {
         output,
-        peak_rss_bytes: rusage,
-        wall,
+        usage: Usage {
+            peak_rss_bytes,
+            wall,
+        },
     })
 }
 

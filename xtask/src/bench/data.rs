@@ -11,9 +11,15 @@ use mem_stream::StreamingLoader;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use super::scenarios::RunScenario;
 
 /// The seed of every generated file: the same sizes give the same bytes on every machine.
 pub const SEED: u64 = 20_261_126;
+
+/// File names of the CSV and of its Parquet and Feather copies in the data directory.
+const FILES: [&str; 3] = ["bench.csv", "bench.parquet", "bench.feather"];
 
 /// The generated files.
 #[derive(Debug)]
@@ -37,34 +43,50 @@ impl Dataset {
         let dir = parent.join(format!("membound-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut data = Self {
-            csv: dir.join("bench.csv"),
-            parquet: dir.join("bench.parquet"),
-            feather: dir.join("bench.feather"),
+            csv: dir.join(FILES[0]),
+            parquet: dir.join(FILES[1]),
+            feather: dir.join(FILES[2]),
             dir,
             rows: mem_stream::testdata::rows_for_bytes(csv_bytes),
             csv_bytes: 0,
         };
-        let args = [
-            "--dir".to_owned(),
-            data.dir.to_string_lossy().into_owned(),
-            "--rows".to_owned(),
-            data.rows.to_string(),
-        ];
-        super::child::run("gen-data", &args).context("generating the data in a child process")?;
+        super::child::run(GenData {
+            dir: data.dir.clone(),
+            rows: data.rows,
+        })
+        .context("generating the data in a child process")?;
         data.csv_bytes = std::fs::metadata(&data.csv)?.len();
         Ok(data)
     }
 }
 
 /// The `gen-data` scenario: writes `bench.csv`, `bench.parquet` and `bench.feather` in `--dir`.
-pub fn write_files(args: &[String]) -> anyhow::Result<serde_json::Value> {
-    let dir = Path::new(super::scenarios::arg(args, "--dir")?);
-    let rows: u64 = super::scenarios::arg(args, "--rows")?.parse()?;
-    let csv = dir.join("bench.csv");
-    mem_stream::testdata::write_bench_csv(&csv, rows, SEED)
-        .with_context(|| format!("writing {}", csv.display()))?;
-    copy_columnar(&csv, &dir.join("bench.parquet"), &dir.join("bench.feather"))?;
-    Ok(serde_json::json!({ "rows": rows }))
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct GenData {
+    /// The directory to write in.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Rows of the CSV.
+    #[arg(long)]
+    pub rows: u64,
+}
+
+/// What [`GenData`] wrote.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GenDataResult {
+    pub rows: u64,
+}
+
+impl RunScenario for GenData {
+    type Output = GenDataResult;
+
+    fn run(self) -> anyhow::Result<GenDataResult> {
+        let [csv, parquet, feather] = FILES.map(|f| self.dir.join(f));
+        mem_stream::testdata::write_bench_csv(&csv, self.rows, SEED)
+            .with_context(|| format!("writing {}", csv.display()))?;
+        copy_columnar(&csv, &parquet, &feather)?;
+        Ok(GenDataResult { rows: self.rows })
+    }
 }
 
 impl Drop for Dataset {

@@ -74,10 +74,13 @@ impl Runner {
     }
 
     /// Runs one scenario child; on failure records why and returns `None`.
-    pub fn run(&mut self, label: &str, name: &str, args: &[&str]) -> Option<child::ChildRun> {
+    pub fn run<S: scenarios::RunScenario>(
+        &mut self,
+        label: &str,
+        scenario: S,
+    ) -> Option<child::ChildRun<S::Output>> {
         self.bar.set_message(label.to_owned());
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let result = child::run(name, &args);
+        let result = child::run(scenario);
         self.bar.inc(1);
         match result {
             Ok(run) => Some(run),
@@ -107,7 +110,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut runner = Runner::new(sections::STEPS, args.quick);
     runner.message("generating data");
     let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let data = data::Dataset::generate(&parent, csv_mb * 1024 * 1024)
+    let data = data::Dataset::generate(&parent, csv_mb * mem_monitor::MIB)
         .context("generating the benchmark data")?;
 
     let monitor = sections::monitor(&mut runner);

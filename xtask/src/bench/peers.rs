@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use super::Runner;
-use super::child::{self, ChildRun};
+use super::child::{self, Usage};
 use super::data::Dataset;
 use super::report::{Cell, Table};
 use super::sections::OwnRuns;
@@ -73,13 +75,21 @@ pub fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn run_peer(peer: &Peer, file: &Path) -> anyhow::Result<ChildRun> {
+/// What every peer script prints as its last line.
+#[derive(Debug, Serialize, Deserialize)]
+struct PeerResult {
+    rows: u64,
+}
+
+fn run_peer(peer: &Peer, file: &Path) -> anyhow::Result<Usage> {
     let args = vec![
         "-c".to_owned(),
         peer.script.to_owned(),
         file.to_string_lossy().into_owned(),
     ];
-    child::run_program(Path::new(PYTHON), &args, peer.label)
+    let run: child::ChildRun<PeerResult> =
+        child::run_program(Path::new(PYTHON), &args, peer.label)?;
+    Ok(run.usage)
 }
 
 /// A table cell for a peer that failed: the last line of its error (Python's exception line).
@@ -117,7 +127,7 @@ pub fn table(r: &mut Runner, data: &Dataset, own: OwnRuns) -> Table {
             "membound RSS / this",
         ],
     );
-    let groups: [(&str, Option<ChildRun>, &[Peer], &Path); 4] = [
+    let groups: [(&str, Option<Usage>, &[Peer], &Path); 4] = [
         (
             "membound stream CSV (10,000-row chunks)",
             own.csv_stream,

@@ -1,10 +1,6 @@
 //! The tables `cargo xtask bench` prints: rows of measured figures, KPIs with verdicts, and
 //! their text, Markdown and JSON forms.
 
-#![allow(
-    dead_code,
-    reason = "KPI helpers are used as each crate's scenarios land"
-)]
 use std::fmt::Write as _;
 
 use serde::Serialize;

@@ -1,18 +1,22 @@
 //! The tables, each row from scenario children measured in this run.
 
+use std::path::PathBuf;
+
+use mem_monitor::{MIB, bytes_to_mb};
+use zcache::Codec;
+use zcache_service::Precision;
+
 use super::Runner;
-use super::child::ChildRun;
+use super::child::Usage;
 use super::data::Dataset;
 use super::report::{Better, Cell, Kpi, Table};
+use super::scenarios::table::PreviewHow;
+use super::scenarios::{cache, memory, monitor, table};
 
 /// Scenario children run in total (for the progress bar).
 pub const STEPS: u64 = 25;
 
-const MB: f64 = 1024.0 * 1024.0;
-
-fn path(p: &std::path::Path) -> &str {
-    p.to_str().unwrap_or_default()
-}
+const MB: f64 = MIB as f64;
 
 fn reduction(before: f64, after: f64) -> Cell {
     if before > 0.0 {
@@ -26,6 +30,18 @@ fn failed() -> Cell {
     Cell::text("failed (see stderr)")
 }
 
+/// A before/after row of byte counts, shown in MB, with the reduction.
+fn bytes_row(t: &mut Table, label: &str, before: f64, after: f64) {
+    t.row(
+        label,
+        vec![
+            Cell::value(before / MB, "MB"),
+            Cell::value(after / MB, "MB"),
+            reduction(before, after),
+        ],
+    );
+}
+
 /// The before/after/change cells of a row whose scenario failed.
 fn failed_row() -> Vec<Cell> {
     vec![failed(), failed(), failed()]
@@ -33,31 +49,17 @@ fn failed_row() -> Vec<Cell> {
 
 pub fn monitor(r: &mut Runner) -> Table {
     let mut t = Table::new("0. The monitor's own cost", &["Measure", "Value"]);
-    match r.run("monitor: sample cost", "monitor-sample-cost", &[]) {
-        Some(run) => t.row(
-            "memory_stats(): one sample",
-            vec![
-                run.f64("per_sample_us")
-                    .map_or_else(|_| failed(), |v| Cell::value(v, "µs")),
-            ],
-        ),
-        None => t.row("memory_stats(): one sample", vec![failed()]),
-    }
-    let rounds = if r.quick { "3000" } else { "30000" };
-    match r.run(
-        "monitor: thread overhead",
-        "monitor-overhead",
-        &["--rounds", rounds],
-    ) {
-        Some(run) => t.row(
-            "monitor thread at 10 ms: workload slowdown",
-            vec![
-                run.f64("overhead_percent")
-                    .map_or_else(|_| failed(), |v| Cell::value(v, "%")),
-            ],
-        ),
-        None => t.row("monitor thread at 10 ms: workload slowdown", vec![failed()]),
-    }
+    let cost = r.run("monitor: sample cost", monitor::SampleCost {});
+    t.row(
+        "memory_stats(): one sample",
+        vec![cost.map_or_else(failed, |c| Cell::value(c.output.per_sample_us, "µs"))],
+    );
+    let rounds = if r.quick { 3000 } else { 30000 };
+    let overhead = r.run("monitor: thread overhead", monitor::Overhead { rounds });
+    t.row(
+        "monitor thread at 10 ms: workload slowdown",
+        vec![overhead.map_or_else(failed, |o| Cell::value(o.output.overhead_percent, "%"))],
+    );
     t.note("sample cost: mean of 20,000 samples in one child process; overhead: best of three interleaved runs");
     t
 }
@@ -65,10 +67,10 @@ pub fn monitor(r: &mut Runner) -> Table {
 /// membound's own whole-process runs that the peers table compares with (kept, not run again).
 #[derive(Debug, Default)]
 pub struct OwnRuns {
-    pub csv_stream: Option<ChildRun>,
-    pub csv_sample: Option<ChildRun>,
-    pub parquet_stream: Option<ChildRun>,
-    pub feather_stream: Option<ChildRun>,
+    pub csv_stream: Option<Usage>,
+    pub csv_sample: Option<Usage>,
+    pub parquet_stream: Option<Usage>,
+    pub feather_stream: Option<Usage>,
 }
 
 /// What [`measure`] produced.
@@ -94,7 +96,6 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     );
     let mut kpis = Vec::new();
     let mut missing = Vec::new();
-    let csv = path(&data.csv);
     let size = format!(
         "{:.0} MB CSV, {} rows",
         data.csv_bytes as f64 / MB,
@@ -102,11 +103,12 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     );
 
     // Large file loading: peak RSS of a full load vs a stream, each in its own process.
-    let full = r.run("table: full load", "load-full", &["--path", csv]);
-    let streamed = r.run("table: streaming", "stream", &["--path", csv]);
+    let path = data.csv.clone();
+    let full = r.run("table: full load", table::LoadFull { path: path.clone() });
+    let streamed = r.run("table: streaming", table::Stream { path });
     match (&full, &streamed) {
         (Some(f), Some(s)) => {
-            let (b, a) = (f.peak_rss_mb(), s.peak_rss_mb());
+            let (b, a) = (f.usage.peak_rss_mb(), s.usage.peak_rss_mb());
             memory.row(
                 "Large file loading (peak RSS)",
                 vec![Cell::value(b, "MB"), Cell::value(a, "MB"), reduction(b, a)],
@@ -116,18 +118,16 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
         _ => memory.row("Large file loading (peak RSS)", failed_row()),
     }
     if let Some(s) = &streamed {
-        if let Ok(secs) = s.f64("elapsed_s") {
-            kpis.push(Kpi::judged(
-                "File load time",
-                secs,
-                "s",
-                Better::Lower,
-                5.0,
-                10.0,
-                ["< 5 s", "< 10 s", "> 15 s"],
-                &format!("streaming the whole {size} (parse, optimise, drop), inside the process"),
-            ));
-        }
+        kpis.push(Kpi::judged(
+            "File load time",
+            s.output.elapsed_s,
+            "s",
+            Better::Lower,
+            5.0,
+            10.0,
+            ["< 5 s", "< 10 s", "> 15 s"],
+            &format!("streaming the whole {size} (parse, optimise, drop), inside the process"),
+        ));
     } else {
         missing.push(("File load time", "the streaming scenario failed".to_owned()));
     }
@@ -137,18 +137,16 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
         let row = format!("Large file loading, {label} (peak RSS)");
         let full = r.run(
             &format!("{label}: full load"),
-            "load-full",
-            &["--path", path(file)],
+            table::LoadFull { path: file.clone() },
         );
         let streamed = r.run(
             &format!("{label}: streaming"),
-            "stream",
-            &["--path", path(file)],
+            table::Stream { path: file.clone() },
         );
         match (&full, &streamed) {
             (Some(f), Some(s)) => {
-                let (b, a) = (f.peak_rss_mb(), s.peak_rss_mb());
-                let secs = s.f64("elapsed_s").unwrap_or(f64::NAN);
+                let (b, a) = (f.usage.peak_rss_mb(), s.usage.peak_rss_mb());
+                let secs = s.output.elapsed_s;
                 memory.row(
                     &row,
                     vec![Cell::value(b, "MB"), Cell::value(a, "MB"), reduction(b, a)],
@@ -157,50 +155,32 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
             }
             _ => memory.row(&row, failed_row()),
         }
+        let usage = streamed.map(|s| s.usage);
         if label == "Parquet" {
-            own.parquet_stream = streamed;
+            own.parquet_stream = usage;
         } else {
-            own.feather_stream = streamed;
+            own.feather_stream = usage;
         }
     }
 
     // DataFrame storage: the whole table, default types vs optimized.
-    match r.run("table: storage", "storage", &["--path", csv]) {
-        Some(s) => match (
-            s.f64("bytes_before"),
-            s.f64("bytes_after"),
-            s.f64("text_bytes_before"),
-            s.f64("text_bytes_after"),
-        ) {
-            (Ok(b), Ok(a), Ok(tb), Ok(ta)) => {
-                memory.row(
-                    "DataFrame storage (Arrow bytes)",
-                    vec![
-                        Cell::value(b / MB, "MB"),
-                        Cell::value(a / MB, "MB"),
-                        reduction(b, a),
-                    ],
-                );
-                memory.row(
-                    "  of which non-text columns",
-                    vec![
-                        Cell::value((b - tb) / MB, "MB"),
-                        Cell::value((a - ta) / MB, "MB"),
-                        reduction(b - tb, a - ta),
-                    ],
-                );
-                memory.row(
-                    "  of which the free-text column",
-                    vec![
-                        Cell::value(tb / MB, "MB"),
-                        Cell::value(ta / MB, "MB"),
-                        reduction(tb, ta),
-                    ],
-                );
-                memory.note("DataFrame storage: lossless optimize_batch on the whole table; free text does not shrink by type, so the guide's 60 % is out of reach on a text-heavy table");
-            }
-            _ => memory.row("DataFrame storage (Arrow bytes)", failed_row()),
+    let storage = r.run(
+        "table: storage",
+        table::Storage {
+            path: data.csv.clone(),
         },
+    );
+    match storage {
+        Some(s) => {
+            let report = &s.output.report;
+            let (b, a) = (report.bytes_before as f64, report.bytes_after as f64);
+            let (tb, ta) = s.output.column_bytes("text");
+            let (tb, ta) = (tb as f64, ta as f64);
+            bytes_row(&mut memory, "DataFrame storage (Arrow bytes)", b, a);
+            bytes_row(&mut memory, "  of which non-text columns", b - tb, a - ta);
+            bytes_row(&mut memory, "  of which the free-text column", tb, ta);
+            memory.note("DataFrame storage: lossless optimize_batch on the whole table; free text does not shrink by type, so the guide's 60 % is out of reach on a text-heavy table");
+        }
         None => memory.row("DataFrame storage (Arrow bytes)", failed_row()),
     }
 
@@ -210,24 +190,26 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
         ("Parquet", &data.parquet),
         ("Feather", &data.feather),
     ] {
-        let p = path(file);
+        let preview = |how| table::Preview {
+            path: file.clone(),
+            rows: 1000,
+            how,
+        };
         let before = r.run(
             &format!("preview {label}: full load"),
-            "preview",
-            &["--path", p, "--rows", "1000", "--how", "full-then-head"],
+            preview(PreviewHow::FullThenHead),
         );
         let after = r.run(
             &format!("preview {label}: sample"),
-            "preview",
-            &["--path", p, "--rows", "1000", "--how", "sample"],
+            preview(PreviewHow::Sample),
         );
         let row = format!("File preview, 1,000 rows ({label})");
         let times = (
-            before.and_then(|b| b.f64("elapsed_s").ok()),
-            after.as_ref().and_then(|a| a.f64("elapsed_s").ok()),
+            before.map(|b| b.output.elapsed_s),
+            after.as_ref().map(|a| a.output.elapsed_s),
         );
         if label == "CSV" {
-            own.csv_sample = after;
+            own.csv_sample = after.map(|a| a.usage);
         }
         match times {
             (Some(b), Some(a)) => perf.row(
@@ -246,7 +228,7 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     caches(r, data, &mut memory, &mut perf, &mut kpis, &mut missing);
     cleanup_and_leaks(r, &mut perf, &mut kpis, &mut missing);
     pipeline(r, data, &mut kpis, &mut missing);
-    own.csv_stream = streamed;
+    own.csv_stream = streamed.map(|s| s.usage);
     Measured {
         memory,
         perf,
@@ -256,10 +238,8 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     }
 }
 
-fn embeddings_dir() -> String {
+fn embeddings_dir() -> PathBuf {
     membound_tests::testdata("embeddings")
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn caches(
@@ -271,29 +251,19 @@ fn caches(
     missing: &mut Vec<(&'static str, String)>,
 ) {
     let emb = embeddings_dir();
-    let docs = if r.quick { "2000" } else { "20000" };
-    match r
-        .run(
-            "cache: mixed storage",
-            "cache-mixed",
-            &["--embeddings", &emb, "--docs", docs],
-        )
-        .map(|m| {
-            (
-                m.f64("raw_bytes"),
-                m.f64("stored_bytes"),
-                m.f64("compression_ratio"),
-            )
-        }) {
-        Some((Ok(raw), Ok(stored), Ok(ratio))) => {
-            memory.row(
-                "Cache storage (mixed values)",
-                vec![
-                    Cell::value(raw / MB, "MB"),
-                    Cell::value(stored / MB, "MB"),
-                    reduction(raw, stored),
-                ],
-            );
+    let docs = if r.quick { 2000 } else { 20000 };
+    let mixed = r.run(
+        "cache: mixed storage",
+        cache::Mixed {
+            embeddings: emb.clone(),
+            docs,
+        },
+    );
+    match mixed.map(|m| m.output) {
+        Some(m) => {
+            let (raw, stored) = (m.raw_bytes as f64, m.stored_bytes as f64);
+            let ratio = m.compression_ratio;
+            bytes_row(memory, "Cache storage (mixed values)", raw, stored);
             memory.note(format!("cache storage: {docs} JSON documents of 1-16 KB, 5,000 text passages and 5,000 embedding rows (in blocks of 100) in a CompressedCache with Codec::Auto; raw vs stored payload bytes"));
             kpis.push(Kpi::judged(
                 "Compression ratio",
@@ -306,7 +276,7 @@ fn caches(
                 "stored / raw bytes of the mixed cache above",
             ));
         }
-        _ => {
+        None => {
             memory.row("Cache storage (mixed values)", failed_row());
             missing.push((
                 "Compression ratio",
@@ -315,57 +285,38 @@ fn caches(
         }
     }
 
-    for precision in ["f32", "f16", "int8"] {
-        let work = data.dir.join(format!("service-{precision}"));
+    for precision in Precision::ALL {
         let label = format!("Embedding cache ({precision}, 5,000 x 384)");
         let run = r.run(
             &format!("embeddings: {precision}"),
-            "embeddings",
-            &[
-                "--embeddings",
-                &emb,
-                "--precision",
+            cache::Embeddings {
+                embeddings: emb.clone(),
                 precision,
-                "--work",
-                path(&work),
-            ],
+                work: data.dir.join(format!("service-{precision}")),
+            },
         );
-        match run.as_ref().map(|e| {
-            (
-                e.f64("raw_bytes"),
-                e.f64("matrix_stored_bytes"),
-                e.f64("min_cosine"),
-                e.f64("get_hot_s"),
-                e.f64("get_disk_s"),
-                e.f64("save_s"),
-            )
-        }) {
-            Some((Ok(raw), Ok(stored), Ok(cos), Ok(hot), Ok(disk), Ok(save))) => {
-                memory.row(
-                    &label,
-                    vec![
-                        Cell::value(raw / MB, "MB"),
-                        Cell::value(stored / MB, "MB"),
-                        reduction(raw, stored),
-                    ],
-                );
+        match run.map(|e| e.output) {
+            Some(e) => {
+                let (raw, stored) = (e.save.raw_bytes as f64, e.save.matrix_stored_bytes as f64);
+                let cos = e.save.fidelity.min_cosine;
+                let (hot, disk, save) = (e.get_hot_s, e.get_disk_s, e.save_s);
+                bytes_row(memory, &label, raw, stored);
                 memory.note(format!("embedding cache {precision}: matrix ratio {:.3}, min cosine {cos:.6}; save {:.1} ms, get {:.2} ms hot, {:.2} ms from disk", stored / raw, save * 1e3, hot * 1e3, disk * 1e3));
             }
-            _ => memory.row(&label, failed_row()),
+            None => memory.row(&label, failed_row()),
         }
     }
     memory.note("embedding cache: the guide's 800 MB -> 240 MB (70 %) is reachable only with int8; lossless f32 embeddings barely compress (their mantissas are noise)");
 
-    let work = data.dir.join("service-hit");
-    match r
-        .run(
-            "cache: hit vs re-read",
-            "cache-hit",
-            &["--embeddings", &emb, "--work", path(&work)],
-        )
-        .map(|h| (h.f64("reread_s"), h.f64("hit_s")))
-    {
-        Some((Ok(b), Ok(a))) => perf.row(
+    let hit = r.run(
+        "cache: hit vs re-read",
+        cache::Hit {
+            embeddings: emb,
+            work: data.dir.join("service-hit"),
+        },
+    );
+    match hit.map(|h| (h.output.reread_s, h.output.hit_s)) {
+        Some((b, a)) => perf.row(
             "Cache hit (5,000 embeddings + texts)",
             vec![
                 Cell::value(b * 1e3, "ms"),
@@ -373,28 +324,31 @@ fn caches(
                 reduction(b, a),
             ],
         ),
-        _ => perf.row("Cache hit (5,000 embeddings + texts)", failed_row()),
+        None => perf.row("Cache hit (5,000 embeddings + texts)", failed_row()),
     }
     perf.note("cache hit: before = read and parse the .npy and the texts' JSONL from disk again (warm page cache), after = get_cached_embeddings_fast from the compressed memory tier; medians");
 
     let (requests, keys) = if r.quick {
-        ("100000", "10000")
+        (100_000, 10_000)
     } else {
-        ("1000000", "100000")
+        (1_000_000, 100_000)
     };
     let trace_row = "Cache hit rate (Zipf 0.9, budget 10 % of raw)";
     let mut best: Option<(f64, &str)> = None;
     for (codec, label) in [
-        ("auto", "Codec::Auto (lz4 for text)"),
-        ("zstd:3", "Codec::Zstd(3)"),
+        (Codec::Auto, "Codec::Auto (lz4 for text)"),
+        (Codec::Zstd(3), "Codec::Zstd(3)"),
     ] {
         let run = r.run(
             &format!("cache: Zipf trace, {codec}"),
-            "trace",
-            &["--requests", requests, "--keys", keys, "--codec", codec],
+            cache::Trace {
+                requests,
+                keys,
+                codec,
+            },
         );
-        match run.map(|t| (t.f64("moka_hit_rate"), t.f64("zcache_hit_rate"))) {
-            Some((Ok(m), Ok(z))) => {
+        match run.map(|t| (t.output.moka_hit_rate, t.output.zcache_hit_rate)) {
+            Some((m, z)) => {
                 perf.row(
                     &format!("{trace_row}, {label}"),
                     vec![
@@ -407,7 +361,7 @@ fn caches(
                     best = Some((z, label));
                 }
             }
-            _ => perf.row(&format!("{trace_row}, {label}"), failed_row()),
+            None => perf.row(&format!("{trace_row}, {label}"), failed_row()),
         }
     }
     perf.note(format!("hit rate: {requests} requests over {keys} keys with 1-16 KB JSON values; before = moka weighing raw bytes, after = zcache weighing stored bytes"));
@@ -432,17 +386,15 @@ fn cleanup_and_leaks(
     kpis: &mut Vec<Kpi>,
     missing: &mut Vec<(&'static str, String)>,
 ) {
-    let mb = if r.quick { "128" } else { "1024" };
-    match r
-        .run("memory: release_memory", "cleanup", &["--mb", mb])
-        .map(|c| {
-            (
-                c.f64("elapsed_s"),
-                c.f64("rss_before_mb"),
-                c.f64("rss_after_mb"),
-            )
-        }) {
-        Some((Ok(secs), Ok(before), Ok(after))) => {
+    let mb = if r.quick { 128 } else { 1024 };
+    match r.run("memory: release_memory", memory::Cleanup { mb }) {
+        Some(c) => {
+            let release = c.output.release;
+            let secs = release.elapsed.as_secs_f64();
+            let (before, after) = (
+                bytes_to_mb(release.rss_before),
+                bytes_to_mb(release.rss_after),
+            );
             perf.row(
                 "Memory cleanup (release_memory)",
                 vec![
@@ -471,19 +423,19 @@ fn cleanup_and_leaks(
                 &format!("release_memory after freeing {mb} MB"),
             ));
         }
-        _ => {
+        None => {
             perf.row("Memory cleanup (release_memory)", failed_row());
             missing.push(("Memory cleanup", "the cleanup scenario failed".to_owned()));
         }
     }
-    match r.run("memory: leak detection", "leak", &[]).map(|l| {
-        (
-            l.f64("time_to_flag_s"),
-            l.f64("rate_mb_per_hour"),
-            l.f64("true_rate_mb_per_hour"),
-        )
-    }) {
-        Some((Ok(secs), Ok(rate), Ok(truth))) => {
+    match r.run("memory: leak detection", memory::Leak {}) {
+        Some(l) => {
+            let l = l.output;
+            let (secs, rate, truth) = (
+                l.time_to_flag_s,
+                l.rate_mb_per_hour,
+                l.true_rate_mb_per_hour,
+            );
             perf.row(
                 "Leak detection (1 MB every 10 ms)",
                 vec![
@@ -494,7 +446,7 @@ fn cleanup_and_leaks(
             );
             perf.note(format!("leak detection: RSS sampled every 20 ms, robust trend fit after each sample; estimated {rate:.0} MB/h against a true {truth:.0} MB/h"));
         }
-        _ => perf.row("Leak detection (1 MB every 10 ms)", failed_row()),
+        None => perf.row("Leak detection (1 MB every 10 ms)", failed_row()),
     }
 }
 
@@ -504,22 +456,17 @@ fn pipeline(
     kpis: &mut Vec<Kpi>,
     missing: &mut Vec<(&'static str, String)>,
 ) {
-    let emb = embeddings_dir();
-    let work = data.dir.join("service-pipeline");
-    match r.run(
+    let run = r.run(
         "pipeline",
-        "pipeline",
-        &[
-            "--path",
-            path(&data.csv),
-            "--embeddings",
-            &emb,
-            "--work",
-            path(&work),
-        ],
-    ) {
+        memory::Pipeline {
+            path: data.csv.clone(),
+            embeddings: embeddings_dir(),
+            work: data.dir.join("service-pipeline"),
+        },
+    );
+    match run {
         Some(p) => {
-            let gb = p.peak_rss_mb() / 1024.0;
+            let gb = p.usage.peak_rss_mb() / 1024.0;
             kpis.push(Kpi::judged(
                 "Memory usage",
                 gb,

@@ -1,15 +1,15 @@
 //! Table scenarios on the benchmark CSV and its Parquet/Feather copies: full load vs streaming,
 //! default vs optimized storage, preview.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use mem_optimize::{OptimizeOptions, batch_memory_size, optimize_batch};
+use mem_optimize::{OptimizeOptions, OptimizeReport, batch_memory_size, optimize_batch};
 use mem_stream::StreamingLoader;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::arg;
+use super::RunScenario;
 
 /// A loader without a memory limit, default (inferred) types: the "before" of every table row.
 fn plain_loader() -> anyhow::Result<StreamingLoader> {
@@ -20,89 +20,171 @@ fn plain_loader() -> anyhow::Result<StreamingLoader> {
 }
 
 /// Full load of the whole file into one batch, default types (the pandas `read_csv` way).
-pub fn load_full(args: &[String]) -> anyhow::Result<serde_json::Value> {
-    let path = Path::new(arg(args, "--path")?);
-    let start = Instant::now();
-    let batch = plain_loader()?
-        .load(path)
-        .with_context(|| format!("loading {}", path.display()))?;
-    let elapsed = start.elapsed();
-    Ok(json!({
-        "rows": batch.num_rows(),
-        "arrow_bytes": batch_memory_size(&batch),
-        "elapsed_s": elapsed.as_secs_f64(),
-    }))
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct LoadFull {
+    /// The CSV, Parquet or Feather file.
+    #[arg(long)]
+    pub path: PathBuf,
+}
+
+/// What [`LoadFull`] measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoadFullResult {
+    pub rows: usize,
+    pub arrow_bytes: usize,
+    pub elapsed_s: f64,
+}
+
+impl RunScenario for LoadFull {
+    type Output = LoadFullResult;
+
+    fn run(self) -> anyhow::Result<LoadFullResult> {
+        let start = Instant::now();
+        let batch = plain_loader()?
+            .load(&self.path)
+            .with_context(|| format!("loading {}", self.path.display()))?;
+        let elapsed = start.elapsed();
+        Ok(LoadFullResult {
+            rows: batch.num_rows(),
+            arrow_bytes: batch_memory_size(&batch),
+            elapsed_s: elapsed.as_secs_f64(),
+        })
+    }
 }
 
 /// Streams the whole file at the default chunk size with lossless optimisation, dropping each
 /// chunk after looking at it (the way an application processes a big file).
-pub fn stream(args: &[String]) -> anyhow::Result<serde_json::Value> {
-    let path = Path::new(arg(args, "--path")?);
-    let loader = StreamingLoader::builder().build()?;
-    let start = Instant::now();
-    let (mut rows, mut chunks, mut max_chunk_bytes) = (0usize, 0usize, 0usize);
-    for chunk in loader.stream(path)? {
-        let (batch, meta) = chunk?;
-        rows += batch.num_rows();
-        chunks += 1;
-        max_chunk_bytes = max_chunk_bytes.max(meta.bytes);
-    }
-    Ok(json!({
-        "rows": rows,
-        "chunks": chunks,
-        "max_chunk_bytes": max_chunk_bytes,
-        "elapsed_s": start.elapsed().as_secs_f64(),
-    }))
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct Stream {
+    /// The CSV, Parquet or Feather file.
+    #[arg(long)]
+    pub path: PathBuf,
 }
 
-/// The whole table in memory with default-inferred types, then optimized losslessly: Arrow bytes
-/// before and after, split into the text column and the rest.
-pub fn storage(args: &[String]) -> anyhow::Result<serde_json::Value> {
-    let path = Path::new(arg(args, "--path")?);
-    let batch = plain_loader()?.load(path)?;
-    let start = Instant::now();
-    let (optimized, report) = optimize_batch(&batch, &OptimizeOptions::default())?;
-    let optimize_s = start.elapsed().as_secs_f64();
-    let (mut text_before, mut text_after) = (0usize, 0usize);
-    let mut columns = Vec::new();
-    for c in &report.columns {
-        if c.name == "text" {
-            text_before += c.bytes_before;
-            text_after += c.bytes_after;
+/// What [`Stream`] measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StreamResult {
+    pub rows: usize,
+    pub chunks: usize,
+    pub max_chunk_bytes: usize,
+    pub elapsed_s: f64,
+}
+
+impl RunScenario for Stream {
+    type Output = StreamResult;
+
+    fn run(self) -> anyhow::Result<StreamResult> {
+        let loader = StreamingLoader::builder().build()?;
+        let start = Instant::now();
+        let (mut rows, mut chunks, mut max_chunk_bytes) = (0usize, 0usize, 0usize);
+        for chunk in loader.stream(&self.path)? {
+            let (batch, meta) = chunk?;
+            rows += batch.num_rows();
+            chunks += 1;
+            max_chunk_bytes = max_chunk_bytes.max(meta.bytes);
         }
-        columns.push(json!({
-            "name": c.name,
-            "before": c.type_before.to_string(),
-            "after": c.type_after.to_string(),
-            "bytes_before": c.bytes_before,
-            "bytes_after": c.bytes_after,
-        }));
+        Ok(StreamResult {
+            rows,
+            chunks,
+            max_chunk_bytes,
+            elapsed_s: start.elapsed().as_secs_f64(),
+        })
     }
-    Ok(json!({
-        "rows": batch.num_rows(),
-        "bytes_before": batch_memory_size(&batch),
-        "bytes_after": batch_memory_size(&optimized),
-        "text_bytes_before": text_before,
-        "text_bytes_after": text_after,
-        "optimize_s": optimize_s,
-        "columns": columns,
-    }))
 }
 
-/// Preview of the first rows: full load then head ("before") or `sample` ("after").
-pub fn preview(args: &[String]) -> anyhow::Result<serde_json::Value> {
-    let path = Path::new(arg(args, "--path")?);
-    let rows: usize = arg(args, "--rows")?.parse()?;
-    let how = arg(args, "--how")?;
-    let start = Instant::now();
-    let got = match how {
-        "full-then-head" => plain_loader()?.load(path)?.slice(0, rows).num_rows(),
-        "sample" => StreamingLoader::builder()
-            .build()?
-            .sample(path, rows)?
-            .0
-            .num_rows(),
-        other => anyhow::bail!("unknown preview method {other}"),
-    };
-    Ok(json!({ "rows": got, "elapsed_s": start.elapsed().as_secs_f64() }))
+/// The whole table in memory with default-inferred types, then optimized losslessly.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct Storage {
+    /// The CSV file.
+    #[arg(long)]
+    pub path: PathBuf,
+}
+
+/// What [`Storage`] measured: `optimize_batch`'s own report (Arrow bytes before and after, per
+/// column and in total).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StorageResult {
+    pub rows: usize,
+    pub optimize_s: f64,
+    pub report: OptimizeReport,
+}
+
+impl StorageResult {
+    /// Bytes before and after of the columns named `name`.
+    pub fn column_bytes(&self, name: &str) -> (usize, usize) {
+        self.report
+            .columns
+            .iter()
+            .filter(|c| c.name == name)
+            .fold((0, 0), |(b, a), c| (b + c.bytes_before, a + c.bytes_after))
+    }
+}
+
+impl RunScenario for Storage {
+    type Output = StorageResult;
+
+    fn run(self) -> anyhow::Result<StorageResult> {
+        let batch = plain_loader()?.load(&self.path)?;
+        let start = Instant::now();
+        let (_, report) = optimize_batch(&batch, &OptimizeOptions::default())?;
+        Ok(StorageResult {
+            rows: batch.num_rows(),
+            optimize_s: start.elapsed().as_secs_f64(),
+            report,
+        })
+    }
+}
+
+/// How [`Preview`] reads the first rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreviewHow {
+    /// Load the whole file, then take its head (the "before").
+    FullThenHead,
+    /// `StreamingLoader::sample` (the "after").
+    Sample,
+}
+
+/// Preview of the first rows of a file.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct Preview {
+    /// The CSV, Parquet or Feather file.
+    #[arg(long)]
+    pub path: PathBuf,
+    /// Rows to read.
+    #[arg(long)]
+    pub rows: usize,
+    /// Full load then head, or sample.
+    #[arg(long, value_enum)]
+    pub how: PreviewHow,
+}
+
+/// What [`Preview`] measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PreviewResult {
+    pub rows: usize,
+    pub elapsed_s: f64,
+}
+
+impl RunScenario for Preview {
+    type Output = PreviewResult;
+
+    fn run(self) -> anyhow::Result<PreviewResult> {
+        let start = Instant::now();
+        let rows = match self.how {
+            PreviewHow::FullThenHead => {
+                let batch = plain_loader()?.load(&self.path)?;
+                batch.slice(0, self.rows.min(batch.num_rows())).num_rows()
+            }
+            PreviewHow::Sample => StreamingLoader::builder()
+                .build()?
+                .sample(&self.path, self.rows)?
+                .0
+                .num_rows(),
+        };
+        Ok(PreviewResult {
+            rows,
+            elapsed_s: start.elapsed().as_secs_f64(),
+        })
+    }
 }
