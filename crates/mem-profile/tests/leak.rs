@@ -2,24 +2,13 @@
 //! one global allocator.
 
 use std::hint::black_box;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mem_profile::{LeakBasis, MemoryProfiler, ProfileResult, TrackingAllocator};
+use mem_profile::{LeakBasis, MemoryProfiler, ProfileResult};
 
-#[global_allocator]
-static ALLOC: TrackingAllocator = TrackingAllocator::new();
+mod common;
 
-const MIB: usize = 1 << 20;
-
-/// The verdicts read the process-wide heap: one workload at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use common::{MIB, serial};
 
 fn profile(name: &str, work: impl FnOnce()) -> ProfileResult {
     let p = MemoryProfiler::builder()

@@ -1,24 +1,13 @@
 //! Exactness of the counting allocator. Its own test binary: a process has one global allocator.
 
 use std::hint::black_box;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use mem_profile::{QuickMemoryProfiler, TrackingAllocator, heap_stats, measure, profile_function};
+use mem_profile::{QuickMemoryProfiler, heap_stats, measure, profile_function};
 
-#[global_allocator]
-static ALLOC: TrackingAllocator = TrackingAllocator::new();
+mod common;
 
-const MIB: usize = 1 << 20;
-
-/// Tests read process-wide figures: run them one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use common::{MIB, serial};
 
 #[test]
 fn live_bytes_follow_allocations_and_frees() {

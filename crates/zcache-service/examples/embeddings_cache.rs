@@ -13,34 +13,11 @@ use zcache_service::{
     read_texts_jsonl, recall_at_k,
 };
 
-fn synthetic(rows: usize, dim: usize) -> Result<Embeddings, Box<dyn std::error::Error>> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut data = Vec::with_capacity(rows * dim);
-    for _ in 0..rows {
-        let row: Vec<f32> = (0..dim)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect();
-        let norm = row
-            .iter()
-            .map(|v| v * v)
-            .sum::<f32>()
-            .sqrt()
-            .max(f32::MIN_POSITIVE);
-        data.extend(row.iter().map(|v| v / norm));
-    }
-    Ok(Embeddings::new(data, rows, dim)?)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let embeddings = match args.first() {
         Some(path) => read_npy(path)?,
-        None => synthetic(1000, 384)?,
+        None => Embeddings::synthetic_unit(1000, 384, 7)?,
     };
     let texts: Vec<String> = match args.get(1) {
         Some(path) => read_texts_jsonl(path)?,

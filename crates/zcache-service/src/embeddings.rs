@@ -84,6 +84,45 @@ impl Embeddings {
         Self::new(vec![0.0; n], rows, dim)
     }
 
+    /// `rows` deterministic pseudo-random unit vectors of length `dim` (xorshift from `seed`;
+    /// each seed gives other vectors): stand-in embeddings for tests, examples and benchmarks.
+    ///
+    /// ```
+    /// let e = zcache_service::Embeddings::synthetic_unit(3, 8, 1)?;
+    /// let norm: f32 = e.as_slice()[..8].iter().map(|v| v * v).sum();
+    /// assert!((norm - 1.0).abs() < 1e-5);
+    /// # Ok::<(), zcache_service::ServiceError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ServiceError::Shape`] when `dim` is 0 or `rows * dim` overflows.
+    pub fn synthetic_unit(rows: usize, dim: usize, seed: u64) -> Result<Self> {
+        let n = rows
+            .checked_mul(dim)
+            .ok_or_else(|| ServiceError::Shape(format!("{rows} x {dim} overflows")))?;
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        };
+        let mut data = Vec::with_capacity(n);
+        for _ in 0..rows {
+            let start = data.len();
+            data.extend((0..dim).map(|_| next()));
+            let row = &mut data[start..];
+            let norm = row
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+        Self::new(data, rows, dim)
+    }
+
     /// Number of vectors.
     #[must_use]
     pub fn rows(&self) -> usize {

@@ -67,6 +67,13 @@ impl EntryMeta {
     pub fn matrix_raw_bytes(&self) -> u64 {
         self.rows.saturating_mul(self.dim).saturating_mul(4)
     }
+
+    /// The stored matrix over [`matrix_raw_bytes`](Self::matrix_raw_bytes) (1.0 for an empty
+    /// matrix): the embedding compression ratio.
+    #[must_use]
+    pub fn matrix_ratio(&self) -> f64 {
+        crate::stats::ratio(self.matrix_stored_len, self.matrix_raw_bytes())
+    }
 }
 
 /// What to store and how.

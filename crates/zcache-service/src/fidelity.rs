@@ -199,16 +199,7 @@ mod tests {
 
     #[test]
     fn recall_is_one_for_a_copy_and_drops_for_a_shuffle() -> Result<()> {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let data: Vec<f32> = (0..40 * 8)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect();
-        let a = Embeddings::new(data, 40, 8)?;
+        let a = Embeddings::synthetic_unit(40, 8, 1)?;
         let queries: Vec<usize> = (0..40).collect();
         assert_eq!(recall_at_k(a.view(), a.view(), 5, &queries)?, 1.0);
         let mut rows: Vec<Vec<f32>> = a.iter_rows().map(<[f32]>::to_vec).collect();

@@ -224,11 +224,7 @@ impl CacheService {
             texts_raw_bytes: record.meta.texts_raw_len,
             texts_stored_bytes: record.meta.texts_stored_len,
             stored_bytes: size,
-            matrix_ratio: if raw_bytes == 0 {
-                1.0
-            } else {
-                record.meta.matrix_stored_len as f64 / raw_bytes as f64
-            },
+            matrix_ratio: record.meta.matrix_ratio(),
             fidelity: record.meta.fidelity,
             evicted: 0,
         };

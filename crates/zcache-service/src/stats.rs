@@ -114,7 +114,8 @@ pub struct EnhancedCacheStats {
     pub compressed_cache: zcache::CacheStats,
 }
 
-fn ratio(num: u64, den: u64) -> f64 {
+/// `num / den`, 1.0 when `den` is 0 (nothing stored is stored at ratio 1).
+pub(crate) fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
         1.0
     } else {
@@ -146,7 +147,7 @@ impl CacheService {
                         texts_raw_bytes: m.texts_raw_len,
                         texts_stored_bytes: m.texts_stored_len,
                         stored_bytes: s.stored_bytes,
-                        matrix_ratio: ratio(m.matrix_stored_len, raw),
+                        matrix_ratio: m.matrix_ratio(),
                         fidelity: m.fidelity,
                         matrix_codec: m.matrix_codec,
                         texts_codec: m.texts_codec,
