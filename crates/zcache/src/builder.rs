@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::CompressedCache;
 use crate::codec::Codec;
 use crate::error::CacheError;
+use crate::shared::RedisTier;
 
 /// When the disk tier is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -35,6 +36,7 @@ pub(crate) struct Config {
     pub max_entry_bytes: u64,
     pub sync_writes: bool,
     pub read_only: bool,
+    pub shared: Option<RedisTier>,
 }
 
 /// Builds a [`CompressedCache`]. Defaults: 500 MB memory, [`Codec::Auto`], no disk tier
@@ -53,6 +55,7 @@ pub struct CacheBuilder {
     max_entry_bytes: u64,
     sync_writes: bool,
     read_only: bool,
+    shared: Option<RedisTier>,
 }
 
 impl Default for CacheBuilder {
@@ -68,6 +71,7 @@ impl Default for CacheBuilder {
             max_entry_bytes: 256 * mem_monitor::MIB,
             sync_writes: true,
             read_only: false,
+            shared: None,
         }
     }
 }
@@ -143,13 +147,30 @@ impl CacheBuilder {
         self
     }
 
+    /// Adds a shared tier after memory and disk (the `redis` feature): gets that miss locally
+    /// ask Redis, and a hit there fills the local tiers; puts write the local tiers at once and
+    /// Redis in the background (or before returning, with
+    /// [`RedisTier::write_through`]); [`remove`](CompressedCache::remove) removes from Redis
+    /// too, while evictions, expirations and [`clear`](CompressedCache::clear) stay local. A
+    /// read-only cache reads the shared tier and never writes it. Faults of the shared tier
+    /// never reach the caller: they are counted in [`CacheStats::shared`](crate::CacheStats).
+    pub fn shared(mut self, tier: RedisTier) -> Self {
+        self.shared = Some(tier);
+        self
+    }
+
     /// Validates the settings, opens the disk tier and starts the cleanup thread.
     ///
     /// # Errors
     /// [`CacheError::InvalidConfig`] for a negative, NaN or infinite size, a zero maximum entry
     /// size, or an invalid codec; [`CacheError::NotADirectory`] when the disk directory is a
     /// file; I/O errors opening the disk directory (read-only: also when it is missing);
-    /// [`CacheError::Spawn`] if the cleanup thread cannot start.
+    /// [`CacheError::Spawn`] if the cleanup thread cannot start. With a shared tier:
+    /// [`CacheError::InvalidConfig`] for a bad setting, a `rediss://` URL without the
+    /// `redis-tls` feature, or any shared tier without the `redis` feature;
+    /// [`CacheError::SharedTier`] when the server refuses the password, user or database, or
+    /// the URL does not parse. A server that cannot be reached is not an error: the cache
+    /// starts with the shared tier bypassed and retries it (see [`RedisTier::retry_after`]).
     pub fn build(self) -> Result<CompressedCache, CacheError> {
         let max_memory_bytes = self.max_memory;
         let max_disk_bytes = self.max_disk;
@@ -164,6 +185,9 @@ impl CacheBuilder {
             ));
         }
         self.default_compression.validate()?;
+        if let Some(tier) = &self.shared {
+            tier.validate()?;
+        }
         CompressedCache::from_config(Config {
             max_memory_bytes,
             default_compression: self.default_compression,
@@ -175,6 +199,7 @@ impl CacheBuilder {
             max_entry_bytes: self.max_entry_bytes,
             sync_writes: self.sync_writes,
             read_only: self.read_only,
+            shared: self.shared,
         })
     }
 }
@@ -189,6 +214,7 @@ mod tests {
             CacheBuilder::default().max_entry_bytes(0),
             CacheBuilder::default().default_ttl(Duration::ZERO),
             CacheBuilder::default().default_compression(Codec::Zstd(99)),
+            CacheBuilder::default().shared(RedisTier::new("redis://127.0.0.1:1").prefix("")),
             CacheBuilder::default().default_compression(Codec::Shuffle {
                 width: 3,
                 inner: crate::InnerCodec::Lz4,

@@ -13,6 +13,7 @@ use crate::disk::{DiskStore, ReadOutcome};
 use crate::entry::{Stored, encode, now_ms};
 use crate::error::CacheError;
 use crate::options::{EntryInfo, PutOptions, PutReport};
+use crate::shared::{SharedTier, SharedTierStats};
 use crate::stats::Counters;
 use crate::value::{CacheValue, ValueKind};
 
@@ -21,6 +22,8 @@ pub(crate) struct Inner {
     pub config: Config,
     pub memory: moka::sync::Cache<String, Arc<Stored>>,
     pub disk: Option<Arc<DiskStore>>,
+    /// The shared tier (Redis), after memory and disk.
+    pub shared: Option<SharedTier>,
     pub counters: Arc<Counters>,
     /// Medium pressure or above: `Auto` compresses harder.
     pub harder: AtomicBool,
@@ -34,6 +37,7 @@ impl std::fmt::Debug for Inner {
         f.debug_struct("Inner")
             .field("config", &self.config)
             .field("disk", &self.disk)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -161,11 +165,16 @@ impl CompressedCache {
                 );
             })
             .build();
+        let shared = match &config.shared {
+            Some(tier) => Some(SharedTier::open(tier.clone(), config.max_entry_bytes)?),
+            None => None,
+        };
         let every = u64::try_from(config.cleanup_interval.as_millis()).unwrap_or(u64::MAX);
         let inner = Arc::new(Inner {
             config,
             memory,
             disk,
+            shared,
             counters,
             harder: AtomicBool::new(false),
             disk_only: AtomicBool::new(false),
@@ -288,12 +297,14 @@ impl CompressedCache {
             checksum: xxhash_rust::xxh3::xxh3_64(&stored.payload),
             in_memory: false,
             on_disk: false,
+            on_shared: false,
         };
         Counters::add(&inner.counters.puts, 1);
         if inner.disk.is_some() && inner.disk_only.load(Ordering::Relaxed) {
             inner.memory.invalidate(key);
             inner.write_disk(key, &stored)?;
             report.on_disk = true;
+            report.on_shared = inner.shared.as_ref().is_some_and(|s| s.put(key, &stored));
             return Ok(report);
         }
         inner.insert_memory(key, Arc::clone(&stored));
@@ -312,14 +323,31 @@ impl CompressedCache {
                 }
             }
         }
+        report.on_shared = inner.shared.as_ref().is_some_and(|s| s.put(key, &stored));
         Ok(report)
     }
 
-    /// Removes `key` from both tiers; true if it was present in either.
+    /// Removes `key` from every tier; true if it was present in the memory or disk tier. The
+    /// shared tier's copy is removed too (in the background unless write-through; until then
+    /// gets do not ask Redis for the key), so that it does not come back.
     ///
     /// # Errors
     /// An I/O error removing the disk file.
     pub fn remove(&self, key: &str) -> Result<bool, CacheError> {
+        let local = self.remove_local(key)?;
+        if let Some(shared) = &self.inner.shared {
+            shared.remove(key);
+        }
+        Ok(local)
+    }
+
+    /// Removes `key` from the memory and disk tiers only; the shared tier keeps its copy for
+    /// the other caches (a later get here fetches it again). What a local budget eviction
+    /// does. True if it was present locally.
+    ///
+    /// # Errors
+    /// An I/O error removing the disk file.
+    pub fn remove_local(&self, key: &str) -> Result<bool, CacheError> {
         let in_memory = self.inner.memory.remove(key).is_some();
         let on_disk = match &self.inner.disk {
             Some(d) => d.remove(key)?,
@@ -328,7 +356,8 @@ impl CompressedCache {
         Ok(in_memory || on_disk)
     }
 
-    /// True if `key` is held (unexpired) in either tier. Does not count as a hit or miss.
+    /// True if `key` is held (unexpired) in the memory or disk tier (the shared tier is not
+    /// asked). Does not count as a hit or miss.
     pub fn contains(&self, key: &str) -> bool {
         let now = now_ms();
         let in_memory = !self.inner.disk_only.load(Ordering::Relaxed)
@@ -356,8 +385,10 @@ impl CompressedCache {
         }
     }
 
-    /// Empties both tiers: every entry file in the directory (regular files named like entries;
-    /// anything else there is left alone). Returns how many disk files were removed.
+    /// Empties the memory and disk tiers: every entry file in the directory (regular files named
+    /// like entries; anything else there is left alone). Returns how many disk files were
+    /// removed. A shared tier is left alone: other caches use it, and its entries expire by
+    /// their TTL or Redis' `maxmemory-policy`.
     ///
     /// # Errors
     /// An I/O error listing the directory; [`CacheError::ReadOnly`];
@@ -435,6 +466,18 @@ impl CompressedCache {
         self.inner.memory.run_pending_tasks();
     }
 
+    /// The shared tier's figures, if the cache has one (also in [`get_stats`](Self::get_stats)).
+    pub fn shared_stats(&self) -> Option<SharedTierStats> {
+        self.inner.shared.as_ref().map(SharedTier::stats)
+    }
+
+    /// Waits until the shared tier's background queue is empty (true; also without a shared
+    /// tier) or `timeout` passed (false). Dropping the cache also finishes the queue (each
+    /// write bounded by its deadline), so a short-lived process need not call this.
+    pub fn sync_shared(&self, timeout: Duration) -> bool {
+        self.inner.shared.as_ref().is_none_or(|s| s.sync(timeout))
+    }
+
     /// The disk tier's directory, if enabled.
     pub fn disk_dir(&self) -> Option<&std::path::Path> {
         self.inner.disk.as_ref().map(|d| d.dir())
@@ -442,9 +485,28 @@ impl CompressedCache {
 }
 
 impl Inner {
-    /// Finds an entry, counting hits and misses per tier and promoting disk hits.
+    /// Finds an entry, counting hits and misses per tier and promoting disk and shared hits.
     pub(crate) fn lookup(&self, key: &str) -> Option<Arc<Stored>> {
         let disk_only = self.disk.is_some() && self.disk_only.load(Ordering::Relaxed);
+        if let Some(s) = self.lookup_local(key, disk_only) {
+            return Some(s);
+        }
+        let s = Arc::new(self.shared.as_ref()?.get(key)?);
+        if !disk_only && self.config.max_memory_bytes > 0 {
+            self.insert_memory(key, Arc::clone(&s));
+        }
+        if let Some(disk) = &self.disk
+            && !disk.read_only()
+            && (disk_only || self.config.disk_policy == DiskPolicy::WriteThrough)
+        {
+            // A failure is counted and logged there; the value is still returned.
+            let _ = self.write_disk(key, &s);
+        }
+        Some(s)
+    }
+
+    /// The memory and disk stages of [`lookup`](Self::lookup).
+    fn lookup_local(&self, key: &str, disk_only: bool) -> Option<Arc<Stored>> {
         if !disk_only {
             if let Some(s) = self.memory.get(key) {
                 // The clock is read only for entries that can expire (it is most of a small get).

@@ -136,6 +136,17 @@ pub enum CacheError {
         /// How many files were removed.
         removed: u64,
     },
+    /// The shared tier refused the connection's settings at `build()`: a wrong password or
+    /// user, a database that does not exist, a URL the client cannot parse. (A server that
+    /// cannot be reached is not an error: the cache starts without it and retries.) The
+    /// password never appears in `endpoint` or `reason`.
+    #[error("shared tier {endpoint}: {reason}")]
+    SharedTier {
+        /// The server's URL, password replaced by `***`.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The background cleanup thread could not be started.
     #[error("could not start the cache cleanup thread: {0}")]
     Spawn(#[source] std::io::Error),

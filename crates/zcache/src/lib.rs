@@ -85,6 +85,7 @@ mod error;
 mod maintenance;
 mod options;
 mod pressure;
+mod shared;
 mod stats;
 #[cfg(feature = "testdata")]
 pub mod testdata;
@@ -98,5 +99,6 @@ pub use error::CacheError;
 /// Byte-size units (re-exported from `mem-monitor`): sizes in this crate's APIs are bytes.
 pub use mem_monitor::{GIB, KIB, MIB};
 pub use options::{EntryInfo, PutOptions, PutReport};
+pub use shared::{DEFAULT_PREFIX, RedisTier, SharedTierStats, redact_url};
 pub use stats::{CacheStats, OptimizeReport, VerifyReport};
 pub use value::{CacheValue, ElemType, Element, Json, ValueKind, serde_kind};

@@ -61,8 +61,11 @@ impl CompressedCache {
         let c = &inner.counters;
         let memory_hits = Counters::get(&c.memory_hits);
         let disk_hits = Counters::get(&c.disk_hits);
-        let hits = memory_hits + disk_hits;
-        let misses = if inner.disk.is_some() {
+        let shared = inner.shared.as_ref().map(crate::shared::SharedTier::stats);
+        let hits = memory_hits + disk_hits + shared.as_ref().map_or(0, |s| s.hits);
+        let misses = if let Some(s) = &shared {
+            s.misses
+        } else if inner.disk.is_some() {
             Counters::get(&c.disk_misses)
         } else {
             Counters::get(&c.memory_misses)
@@ -127,6 +130,7 @@ impl CompressedCache {
             default_compression: inner.config.default_compression,
             disk_only: inner.disk_only.load(Ordering::Relaxed),
             compress_harder: inner.harder.load(Ordering::Relaxed),
+            shared,
         }
     }
 

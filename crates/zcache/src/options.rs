@@ -63,6 +63,11 @@ pub struct PutReport {
     pub in_memory: bool,
     /// Whether the entry was written to the disk tier by this put.
     pub on_disk: bool,
+    /// Whether the entry reached the shared tier before the put returned (only with
+    /// [`RedisTier::write_through`](crate::RedisTier::write_through); background writes are
+    /// counted in the shared tier's stats instead).
+    #[serde(default)]
+    pub on_shared: bool,
 }
 
 /// What is stored under a key, as [`CompressedCache::peek`](crate::CompressedCache::peek) reads

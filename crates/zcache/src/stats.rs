@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::Codec;
+use crate::shared::SharedTierStats;
 
 /// Live counters, shared with the eviction listener and the cleanup thread.
 #[derive(Debug, Default)]
@@ -57,9 +58,9 @@ pub struct CacheStats {
     pub disk_hits: u64,
     /// Gets that reached the disk tier and missed there too.
     pub disk_misses: u64,
-    /// Gets answered by either tier.
+    /// Gets answered by any tier (memory, disk, shared).
     pub hits: u64,
-    /// Gets answered by neither tier.
+    /// Gets answered by no tier.
     pub misses: u64,
     /// `hits / (hits + misses)`, 0 when there were no gets.
     pub hit_rate: f64,
@@ -131,6 +132,9 @@ pub struct CacheStats {
     pub disk_only: bool,
     /// True while medium or high pressure makes `Auto` compress harder.
     pub compress_harder: bool,
+    /// The shared tier's figures, when the cache has one (absent from the JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedTierStats>,
 }
 
 /// What [`CompressedCache::optimize`](crate::CompressedCache::optimize) did.

@@ -16,6 +16,8 @@ mod hostile;
 mod kinds;
 mod processes;
 mod runtime;
+#[cfg(feature = "redis")]
+mod shared;
 
 use std::path::Path;
 
