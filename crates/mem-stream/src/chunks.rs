@@ -83,6 +83,25 @@ pub(crate) struct ChunkerConfig {
 ///
 /// Only the chunk being returned and a bounded read-ahead are alive at once. After an error the
 /// iterator ends.
+///
+/// For code that takes an arrow [`RecordBatchReader`](arrow::array::RecordBatchReader) (writers,
+/// query engines, the C stream interface), [`into_reader`](Self::into_reader) turns the stream
+/// into a [`ChunkReader`](crate::ChunkReader): one fixed schema (the file's types), batches
+/// conformed to it, errors as `ArrowError::ExternalError`.
+///
+/// ```
+/// use arrow::array::RecordBatchReader;
+/// use mem_stream::StreamingLoader;
+///
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("t.csv");
+/// # std::fs::write(&path, "a,b\n1,x\n2,y\n3,z\n")?;
+/// let reader = StreamingLoader::builder().chunk_size(2).build()?.stream(&path)?.into_reader();
+/// assert_eq!(reader.schema().field(0).name(), "a");
+/// let batches = reader.collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ChunkStream {
     path: PathBuf,
     source: Box<dyn BatchSource>,
@@ -130,6 +149,19 @@ impl ChunkStream {
             peak_rss: 0,
             done: false,
         }
+    }
+
+    /// This stream as an arrow `RecordBatchReader` (see [`ChunkReader`](crate::ChunkReader)):
+    /// the schema is the file's ([`source_schema`](Self::source_schema)), fixed up front, so the
+    /// reader's chunks are not type-shrunk.
+    #[must_use]
+    pub fn into_reader(self) -> crate::ChunkReader {
+        crate::ChunkReader::new(self)
+    }
+
+    /// Turns type shrinking off for the chunks still to come.
+    pub(crate) fn stop_optimizing(&mut self) {
+        self.cfg.optimizer = None;
     }
 
     /// The file being streamed.

@@ -60,13 +60,20 @@ pub enum StreamError {
         /// What the first bytes look like instead.
         found: String,
     },
-    /// A CSV value does not fit the column type chosen by inference (or given by an override).
+    /// A CSV value does not parse as its column's type (inferred from the first rows, or
+    /// declared with `CsvOptions::column_type` / `CsvOptions::schema`).
+    ///
+    /// Typed, so that a program can give its own advice (a CLI names its flags); the message
+    /// gives the library's: list the value in `CsvOptions::null_values` if it marks a missing
+    /// value, or declare the column's type (`CsvOptions::column_type`), or infer from more rows
+    /// (`CsvOptions::inference_rows`).
     #[error(
         "{path}: line {line}, column {column:?}: value {value:?} is not a valid {expected} \
-         (the type was inferred from the first {inference_rows} rows); raise the inference rows \
-         (CsvOptions::inference_rows) or override the column type (CsvOptions::column_type)"
+         (the type was inferred from the first {inference_rows} rows or declared); if it marks a \
+         missing value, list it in CsvOptions::null_values; otherwise declare the column's type \
+         (CsvOptions::column_type) or infer from more rows (CsvOptions::inference_rows)"
     )]
-    TypeMismatch {
+    CsvValue {
         /// The file.
         path: PathBuf,
         /// 1-based physical line of the file.
@@ -75,10 +82,21 @@ pub enum StreamError {
         column: String,
         /// The offending value (cut to 80 characters).
         value: String,
-        /// The column type the value should have had.
-        expected: String,
+        /// The column's type, which the value does not parse as.
+        expected: arrow::datatypes::DataType,
         /// How many rows the inference looked at.
         inference_rows: usize,
+    },
+    /// A CSV line is not valid UTF-8 (read with `Encoding::Utf8`).
+    #[error(
+        "{path}: line {line}: the text is not valid UTF-8; if the file is Latin-1 (ISO-8859-1), \
+         read it with CsvOptions::encoding(Encoding::Latin1)"
+    )]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based physical line of the file where the record with the invalid bytes starts.
+        line: u64,
     },
     /// The content is malformed at a known place.
     #[error("{path}: {}{message}", location(*.line, .column.as_deref()))]

@@ -58,6 +58,7 @@ mod format;
 mod guard;
 mod loader;
 mod options;
+mod reader;
 mod source;
 #[cfg(feature = "testdata")]
 pub mod testdata;
@@ -72,4 +73,5 @@ pub use loader::{
 };
 /// Byte-size units (re-exported from `mem-monitor`): sizes in this crate's APIs are bytes.
 pub use mem_monitor::{GIB, KIB, MIB};
-pub use options::CsvOptions;
+pub use options::{CsvOptions, Encoding, parse_data_type};
+pub use reader::ChunkReader;

@@ -207,7 +207,7 @@ fn late_type_mismatch_names_line_and_column() {
     let err = stream_all(&loader, &p).unwrap_err();
     let msg = err.to_string();
     assert!(
-        matches!(err, StreamError::TypeMismatch { line: 102, .. }),
+        matches!(err, StreamError::CsvValue { line: 102, .. }),
         "{msg}"
     );
     assert!(

@@ -123,7 +123,7 @@ fn inference_stops_at_its_bytes() {
     let opts = CsvOptions::new().inference_bytes(1024);
     let loader = plain().csv(opts).build().unwrap();
     let e = stream_all(&loader, &p).unwrap_err();
-    let StreamError::TypeMismatch {
+    let StreamError::CsvValue {
         line,
         inference_rows,
         ..

@@ -26,6 +26,24 @@ pub(super) struct DecodeConfig {
     pub budget: Budget,
     /// The longest record accepted, bytes: the options' maximum or what the budget allows.
     pub record_cap: usize,
+    /// The empty field or one of the options' null values, whole (none: only the empty field).
+    pub null_regex: Option<regex::Regex>,
+}
+
+/// The regex Arrow's decoder reads nulls with: the empty field or one of `values`, whole.
+pub(super) fn null_regex(
+    path: &std::path::Path,
+    values: &[String],
+) -> Result<Option<regex::Regex>> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let alternatives: Vec<String> = values.iter().map(|v| regex::escape(v)).collect();
+    regex::Regex::new(&format!("^(?:|{})$", alternatives.join("|")))
+        .map(Some)
+        .map_err(|e| {
+            StreamError::InvalidConfig(format!("{}: CSV null values: {e}", path.display()))
+        })
 }
 
 /// The error for a record the splitter refused (or a read error).
@@ -94,7 +112,12 @@ impl DecodeConfig {
             None => (0..self.schema.fields().len()).map(decoded).sum(),
         };
         Cost {
-            per_byte: 3,
+            // The text, the decoder's copy and the decoded strings; Latin-1 text is also
+            // transcoded, to up to twice its bytes.
+            per_byte: match self.opts.encoding {
+                crate::options::Encoding::Latin1 => 5,
+                _ => 3,
+            },
             per_record: columns.saturating_mul(16).saturating_add(values),
         }
     }
@@ -108,10 +131,14 @@ impl DecodeConfig {
     }
 
     fn decode_checked(&self, block: &Block) -> Result<Option<RecordBatch>> {
-        self.decode_inner(&block.data, block.records).map_err(|e| {
+        let text = match self.opts.encoding {
+            crate::options::Encoding::Latin1 => super::latin1::to_utf8(&block.data),
+            _ => std::borrow::Cow::Borrowed(block.data.as_slice()),
+        };
+        self.decode_inner(&text, block.records).map_err(|e| {
             infer::locate_mismatch(
                 &self.path,
-                &block.data,
+                &text,
                 block.first_line,
                 &self.schema,
                 self.delimiter,
@@ -141,6 +168,15 @@ impl DecodeConfig {
             .with_batch_size(records.saturating_add(1).min(1 << 22));
         if let Some(p) = &self.projection {
             builder = builder.with_projection(p.clone());
+        }
+        if let Some(e) = self.opts.escape {
+            builder = builder.with_escape(e);
+        }
+        if let Some(c) = self.opts.comment {
+            builder = builder.with_comment(c);
+        }
+        if let Some(r) = &self.null_regex {
+            builder = builder.with_null_regex(r.clone());
         }
         let mut decoder = builder.build_decoder();
         let mut batches = Vec::new();

@@ -107,12 +107,20 @@ fn data_type(kind: Kind) -> DataType {
     }
 }
 
-pub(crate) fn csv_reader(data: &[u8], delimiter: u8, quote: u8) -> csv::Reader<&[u8]> {
+/// A reader of `data` with the options' dialect (quote, escape, comment), as Arrow's decoder
+/// reads it.
+pub(crate) fn csv_reader<'a>(
+    data: &'a [u8],
+    delimiter: u8,
+    opts: &CsvOptions,
+) -> csv::Reader<&'a [u8]> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .quote(quote)
+        .quote(opts.quote)
+        .escape(opts.escape)
+        .comment(opts.comment)
         .from_reader(data)
 }
 
@@ -134,7 +142,7 @@ pub(crate) fn infer(
     opts: &CsvOptions,
     budget: &Budget,
 ) -> Result<Head> {
-    let mut reader = csv_reader(data, delimiter, opts.quote);
+    let mut reader = csv_reader(data, delimiter, opts);
     let mut record = csv::ByteRecord::new();
     let mut names: Vec<String> = Vec::new();
     let mut header_bytes = 0;
@@ -208,6 +216,7 @@ pub(crate) fn infer(
                 continue;
             }
             let k = match std::str::from_utf8(field) {
+                _ if opts.is_null(field) => Kind::Null,
                 Ok(s) => classify(s),
                 Err(_) => Kind::Utf8,
             };
@@ -292,7 +301,8 @@ fn fits(t: &DataType, s: &str) -> bool {
     }
 }
 
-/// Finds the first value in `block` that does not fit `schema`, for a precise error message.
+/// Finds the first value in `block` that does not fit `schema` (or the first record that is
+/// not UTF-8), for a precise error.
 pub(crate) fn locate_mismatch(
     path: &Path,
     block: &[u8],
@@ -302,10 +312,10 @@ pub(crate) fn locate_mismatch(
     opts: &CsvOptions,
     inferred_rows: usize,
 ) -> Option<StreamError> {
-    let mut reader = csv_reader(block, delimiter, opts.quote);
-    let mut record = csv::StringRecord::new();
+    let mut reader = csv_reader(block, delimiter, opts);
+    let mut record = csv::ByteRecord::new();
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => return None,
             Err(e) => {
@@ -318,7 +328,7 @@ pub(crate) fn locate_mismatch(
         let line = record
             .position()
             .map_or(first_line, |p| first_line + p.line().saturating_sub(1));
-        if record.len() == 1 && record.get(0) == Some("") {
+        if record.len() == 1 && record.get(0) == Some(b"") {
             continue;
         }
         if record.len() != schema.fields().len() {
@@ -333,13 +343,19 @@ pub(crate) fn locate_mismatch(
             ));
         }
         for (field, value) in schema.fields().iter().zip(record.iter()) {
-            if !value.is_empty() && !fits(field.data_type(), value) {
-                return Some(StreamError::TypeMismatch {
+            let Ok(text) = std::str::from_utf8(value) else {
+                return Some(StreamError::InvalidUtf8 {
+                    path: path.to_path_buf(),
+                    line,
+                });
+            };
+            if !opts.is_null(value) && !fits(field.data_type(), text) {
+                return Some(StreamError::CsvValue {
                     path: path.to_path_buf(),
                     line,
                     column: field.name().clone(),
-                    value: value.chars().take(80).collect(),
-                    expected: field.data_type().to_string(),
+                    value: text.chars().take(80).collect(),
+                    expected: field.data_type().clone(),
                     inference_rows: inferred_rows,
                 });
             }
@@ -444,8 +460,65 @@ mod tests {
             e.contains("line 12")
                 && e.contains("\"a\"")
                 && e.contains("oops")
-                && e.contains("inference"),
+                && e.contains("CsvOptions::null_values")
+                && e.contains("CsvOptions::inference_rows"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn null_values_are_null_in_inference_and_checks() {
+        let opts = CsvOptions::default().null_values(["N/A"]);
+        let head = infer(
+            Path::new("t.csv"),
+            b"a,b\n1,N/A\nN/A,2.5\n",
+            usize::MAX,
+            1,
+            b',',
+            &opts,
+            &Budget::new(1 << 30),
+        )
+        .unwrap();
+        let types: Vec<&DataType> = head.schema.fields().iter().map(|f| f.data_type()).collect();
+        assert_eq!(types, [&DataType::Int64, &DataType::Float64]);
+        let check = |block: &[u8]| {
+            locate_mismatch(Path::new("t.csv"), block, 1, &head.schema, b',', &opts, 2)
+        };
+        assert!(check(b"N/A,N/A\n3,\n").is_none());
+        let e = check(b"1,1\nNA,1\n").unwrap();
+        assert!(
+            matches!(&e, StreamError::CsvValue { line: 2, column, value, expected: DataType::Int64, .. }
+                if column == "a" && value == "NA"),
+            "{e:?}"
+        );
+        let e = check(b"1,1\n2,\xff\n").unwrap();
+        assert!(
+            matches!(e, StreamError::InvalidUtf8 { line: 2, .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn comments_and_escapes_follow_the_options() {
+        let opts = CsvOptions::default().comment(b'#').escape(b'\\');
+        let head = infer(
+            Path::new("t.csv"),
+            b"# a comment, with, commas\nx,y\n#1,2,3\n1,\"a\\\"b\"\n",
+            usize::MAX,
+            1,
+            b',',
+            &opts,
+            &Budget::new(1 << 30),
+        )
+        .unwrap();
+        let names: Vec<&str> = head
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["x", "y"]);
+        assert_eq!(head.header_lines, 2);
+        assert_eq!(head.rows, 1);
     }
 }

@@ -8,6 +8,7 @@
 
 mod decode;
 mod infer;
+mod latin1;
 mod split;
 
 use std::fs::File;
@@ -25,6 +26,7 @@ use split::{Block, SplitError, Splitter};
 
 use super::{BatchSource, OpenRequest, projection_indices};
 use crate::error::{Result, StreamError};
+use crate::options::Encoding;
 
 /// Blocks in flight between the splitter and the consumer (parsed or being parsed).
 const ORDER_CAP: usize = 4;
@@ -95,6 +97,11 @@ impl CsvSource {
         let path = req.path;
         let opts = req.csv.clone();
         let delimiter = opts.delimiter.unwrap_or(ext_delimiter);
+        // The options were checked with their own delimiter, if any; check the one in force.
+        opts.clone()
+            .delimiter(delimiter)
+            .validate()
+            .map_err(|m| StreamError::InvalidConfig(format!("{}: {m}", path.display())))?;
         let counter = Arc::new(AtomicU64::new(0));
         let mut counting = CountingReader {
             inner: input,
@@ -117,6 +124,7 @@ impl CsvSource {
         let record_max = usize::try_from(budget.record_max()).unwrap_or(usize::MAX);
         let head_cap = opts.max_record_bytes.min(record_max / 3);
         let mut splitter = Box::new(Splitter::new(reader, opts.quote, delimiter, head_cap));
+        splitter.set_dialect(opts.escape, opts.comment);
         let header = usize::from(opts.has_header);
         let infer_rows = req
             .limit
@@ -126,18 +134,26 @@ impl CsvSource {
         splitter
             .fill_records(infer_rows.saturating_add(header), infer_bytes)
             .map_err(read_error)?;
-        let (complete, eof) = splitter.buffered_records();
-        let complete = if eof { usize::MAX } else { complete };
+        let raw = splitter.buffered_complete();
+        let text = match opts.encoding {
+            Encoding::Latin1 => latin1::to_utf8(raw),
+            _ => std::borrow::Cow::Borrowed(raw),
+        };
         let head = infer(
             path,
-            splitter.buffered(),
-            complete,
+            &text,
+            usize::MAX,
             splitter.line(),
             delimiter,
             &opts,
             &budget,
         )?;
-        splitter.consume(head.header_bytes, head.header_lines);
+        let header_bytes = match opts.encoding {
+            Encoding::Latin1 => latin1::raw_len(raw, head.header_bytes),
+            _ => head.header_bytes,
+        };
+        drop(text);
+        splitter.consume(header_bytes, head.header_lines);
         let names: Vec<String> = head
             .schema
             .fields()
@@ -157,6 +173,7 @@ impl CsvSource {
             None => head.schema.clone(),
         };
         tracing::debug!(path = %path.display(), columns = names.len(), rows = head.rows, "CSV schema inferred");
+        let opts_nulls = opts.null_values.clone();
         let mut config = DecodeConfig {
             path: path.to_path_buf(),
             schema: head.schema,
@@ -166,6 +183,7 @@ impl CsvSource {
             inferred_rows: head.rows,
             budget,
             record_cap: 0,
+            null_regex: decode::null_regex(path, &opts_nulls)?,
         };
         let cost = config.cost();
         let per_record = cost.per_record.saturating_add(cost.per_byte);

@@ -10,8 +10,14 @@
 //! - a line feed outside quotes ends a record (CR ends one too, but cutting only after LF is
 //!   enough: csv-core skips the line breaks at the start of a record).
 //!
-//! Only quotes and line feeds are searched for (memchr); the byte before a quote tells whether it
-//! is at a field start, because outside quotes that byte cannot belong to a quoted section.
+//! - with an escape character, inside a quoted field the escape and the byte after it are data
+//!   (csv-core's `InEscapedQuote`); outside quoted fields it is data;
+//! - with a comment character, a line that starts with it (at a record start: the first byte, or
+//!   right after CR or LF outside quotes) runs to the next LF and is no record.
+//!
+//! Only quotes, line feeds and the escape (inside quotes) or comment (outside) are searched for
+//! (memchr); the byte before a quote or comment tells whether it is at a field or record start,
+//! because outside quotes that byte cannot belong to a quoted section.
 
 use std::io::Read;
 
@@ -76,6 +82,8 @@ pub(crate) struct Splitter {
     reader: Box<dyn Read + Send>,
     quote: u8,
     delimiter: u8,
+    escape: Option<u8>,
+    comment: Option<u8>,
     max_record_bytes: usize,
     /// What a block costs, and the cost at which one is cut.
     cost: Cost,
@@ -85,6 +93,8 @@ pub(crate) struct Splitter {
     /// Bytes of `buf` already scanned, all before `scanned` are classified.
     scanned: usize,
     in_quotes: bool,
+    /// Inside a comment line (which ends at the next LF).
+    in_comment: bool,
     /// End of the last complete record found in `buf`.
     boundary: usize,
     /// Complete records in `buf[..boundary]`.
@@ -112,6 +122,8 @@ impl Splitter {
             reader,
             quote,
             delimiter,
+            escape: None,
+            comment: None,
             max_record_bytes,
             cost: Cost::RAW,
             max_block_cost: u64::MAX,
@@ -119,6 +131,7 @@ impl Splitter {
             eof: false,
             scanned: 0,
             in_quotes: false,
+            in_comment: false,
             boundary: 0,
             records: 0,
             newlines_scanned: 0,
@@ -130,6 +143,14 @@ impl Splitter {
         }
     }
 
+    /// Follows an escape character inside quoted fields and skips comment lines, as csv-core
+    /// does with the same settings.
+    pub(crate) fn set_dialect(&mut self, escape: Option<u8>, comment: Option<u8>) {
+        self.escape = escape;
+        self.comment = comment;
+        self.reset_scan();
+    }
+
     /// Cuts blocks once they cost `max_block_cost` (after the record that reaches it), and
     /// refuses records longer than `max_record_bytes`.
     pub(crate) fn set_limits(&mut self, cost: Cost, max_block_cost: u64, max_record_bytes: usize) {
@@ -139,13 +160,24 @@ impl Splitter {
     }
 
     /// The buffered, not yet consumed bytes.
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf
     }
 
     /// Complete records buffered, and whether the buffer already holds the rest of the input.
+    #[cfg(test)]
     pub(crate) fn buffered_records(&self) -> (usize, bool) {
         (self.records, self.eof)
+    }
+
+    /// The buffered bytes that hold whole records (all of them once the input ended).
+    pub(crate) fn buffered_complete(&self) -> &[u8] {
+        if self.eof {
+            &self.buf
+        } else {
+            self.buf.get(..self.boundary).unwrap_or_default()
+        }
     }
 
     /// The physical line at the start of the buffered bytes.
@@ -248,6 +280,7 @@ impl Splitter {
         self.too_long = None;
         self.scanned = 0;
         self.in_quotes = false;
+        self.in_comment = false;
         self.boundary = 0;
         self.records = 0;
         self.newlines_scanned = 0;
@@ -257,65 +290,93 @@ impl Splitter {
     /// Classifies `buf[scanned..]`, stopping early once `target` records are complete.
     ///
     /// `buf[0]` is always a record start (the scan restarts there after every cut), and
-    /// `in_quotes` carries the state at `scanned` across refills.
+    /// `in_quotes` / `in_comment` carry the state at `scanned` across refills.
     fn scan(&mut self, target: usize) {
         if self.records >= target || self.full || self.too_long.is_some() {
             return;
         }
         let (quote, delimiter) = (self.quote, self.delimiter);
-        let buf = &self.buf;
+        // An absent escape or comment searches for the quote twice, which finds nothing new.
+        let escape = self.escape.unwrap_or(quote);
+        let comment = self.comment.unwrap_or(quote);
         let mut i = self.scanned;
-        while let Some(found) = buf
-            .get(i..)
-            .and_then(|rest| memchr::memchr2(quote, b'\n', rest))
-        {
+        loop {
+            let rest = self.buf.get(i..).unwrap_or_default();
+            let found = if self.in_comment {
+                memchr::memchr(b'\n', rest)
+            } else if self.in_quotes {
+                memchr::memchr3(quote, b'\n', escape, rest)
+            } else {
+                memchr::memchr3(quote, b'\n', comment, rest)
+            };
+            let Some(found) = found else { break };
             let pos = i + found;
             i = pos + 1;
-            if buf.get(pos) == Some(&b'\n') {
+            let byte = self.buf.get(pos).copied().unwrap_or(b'\n');
+            if byte == b'\n' {
                 self.newlines_scanned += 1;
-                if !self.in_quotes {
-                    if i - self.boundary > self.max_record_bytes {
-                        self.too_long =
-                            Some((self.line + self.newlines_at_boundary, i - self.boundary));
-                        self.scanned = i;
-                        return;
-                    }
-                    self.boundary = i;
-                    self.newlines_at_boundary = self.newlines_scanned;
-                    self.records += 1;
-                    if self.records >= target {
-                        self.scanned = i;
-                        return;
-                    }
-                    if self.cost.of(i, self.records) >= self.max_block_cost {
-                        // Full by cost: the caller cuts here, as if `target` were reached.
-                        self.scanned = i;
-                        self.full = true;
-                        return;
-                    }
+                self.in_comment = false;
+                if !self.in_quotes && self.end_record(i, target) {
+                    return;
                 }
             } else if self.in_quotes {
-                match buf.get(i) {
-                    // A doubled quote is one literal quote; the field stays quoted.
-                    Some(&c) if c == quote => i += 1,
-                    // The byte after this quote decides; it has not been read yet.
-                    None if !self.eof => {
-                        self.scanned = pos;
-                        return;
+                let next = self.buf.get(i).copied();
+                if next.is_none() && !self.eof {
+                    // The byte after this quote or escape decides; it has not been read yet.
+                    self.scanned = pos;
+                    return;
+                }
+                if byte == quote {
+                    match next {
+                        // A doubled quote is one literal quote; the field stays quoted.
+                        Some(c) if c == quote => i += 1,
+                        // Closing quote: the field goes on unquoted up to a delimiter or line break.
+                        _ => self.in_quotes = false,
                     }
-                    // Closing quote: the field goes on unquoted up to a delimiter or line break.
-                    _ => self.in_quotes = false,
+                } else if let Some(c) = next {
+                    // An escape: the next byte is data, a line feed included.
+                    if c == b'\n' {
+                        self.newlines_scanned += 1;
+                    }
+                    i += 1;
                 }
             } else {
-                let field_start = match pos.checked_sub(1).and_then(|p| buf.get(p)) {
-                    None => true,
-                    Some(&c) => c == delimiter || c == b'\n' || c == b'\r',
-                };
-                // Elsewhere in an unquoted field a quote is data (RFC 4180, csv-core).
-                self.in_quotes = field_start;
+                let before = pos.checked_sub(1).and_then(|p| self.buf.get(p)).copied();
+                let record_start = matches!(before, None | Some(b'\n' | b'\r'));
+                if self.comment == Some(byte) && byte != quote {
+                    // A comment runs to the next LF, but only from a record start.
+                    self.in_comment = record_start;
+                } else if byte == quote {
+                    // Elsewhere in an unquoted field a quote is data (RFC 4180, csv-core).
+                    self.in_quotes = record_start || before == Some(delimiter);
+                }
             }
         }
-        self.scanned = buf.len();
+        self.scanned = self.buf.len();
+    }
+
+    /// Records a record boundary before `i` (just after an LF outside quotes); whether the scan
+    /// stops there (the target reached, the block full, or the record too long).
+    fn end_record(&mut self, i: usize, target: usize) -> bool {
+        if i - self.boundary > self.max_record_bytes {
+            self.too_long = Some((self.line + self.newlines_at_boundary, i - self.boundary));
+            self.scanned = i;
+            return true;
+        }
+        self.boundary = i;
+        self.newlines_at_boundary = self.newlines_scanned;
+        self.records += 1;
+        if self.records >= target {
+            self.scanned = i;
+            return true;
+        }
+        if self.cost.of(i, self.records) >= self.max_block_cost {
+            // Full by cost: the caller cuts here, as if `target` were reached.
+            self.scanned = i;
+            self.full = true;
+            return true;
+        }
+        false
     }
 
     fn refill(&mut self) -> Result<(), SplitError> {
@@ -337,201 +398,5 @@ impl Splitter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn blocks(input: &[u8], target: usize) -> Vec<Block> {
-        let mut s = Splitter::new(
-            Box::new(std::io::Cursor::new(input.to_vec())),
-            b'"',
-            b',',
-            1 << 20,
-        );
-        let mut out = Vec::new();
-        while let Some(b) = s.next_block(target).unwrap() {
-            out.push(b);
-        }
-        out
-    }
-
-    #[test]
-    fn cuts_only_outside_quotes() {
-        let input = b"1,\"a\nb\"\n2,\"c\"\"\n\"\n3,x\n4,y";
-        let bs = blocks(input, 1);
-        let texts: Vec<&[u8]> = bs.iter().map(|b| b.data.as_slice()).collect();
-        assert_eq!(
-            texts,
-            vec![&b"1,\"a\nb\"\n"[..], b"2,\"c\"\"\n\"\n", b"3,x\n", b"4,y"]
-        );
-        let lines: Vec<u64> = bs.iter().map(|b| b.first_line).collect();
-        assert_eq!(lines, vec![1, 3, 5, 6]);
-        let joined: Vec<u8> = bs.iter().flat_map(|b| b.data.clone()).collect();
-        assert_eq!(joined, input);
-    }
-
-    #[test]
-    fn strips_bom_and_groups_records() {
-        let bs = blocks(b"\xEF\xBB\xBFa\r\nb\r\nc\r\n", 2);
-        assert_eq!(bs.len(), 2);
-        assert_eq!(bs[0].data, b"a\r\nb\r\n");
-        assert_eq!(bs[0].records, 2);
-        assert_eq!(bs[1].data, b"c\r\n");
-    }
-
-    #[test]
-    fn open_quote_is_bounded() {
-        let mut input = b"a,\"never closed\n".to_vec();
-        input.extend(std::iter::repeat_n(b'x', 5000));
-        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', b',', 1024);
-        // Either a clean error or the whole rest as one last block; never unbounded growth.
-        let r = s.next_block(10);
-        assert!(r.is_err() || r.unwrap().is_some());
-    }
-
-    #[test]
-    fn blocks_are_cut_at_their_cost_and_long_records_refused() {
-        let mut input = Vec::new();
-        for i in 0..20 {
-            input.extend_from_slice(format!("{i},{}\n", "v".repeat(50)).as_bytes());
-        }
-        input.extend_from_slice(format!("x,{}\ny\n", "w".repeat(500)).as_bytes());
-        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', b',', 1 << 20);
-        // 10 per byte and 100 per record: a record of ~54 bytes costs ~640, a block is full
-        // after the record that reaches 2000.
-        s.set_limits(
-            Cost {
-                per_byte: 10,
-                per_record: 100,
-            },
-            2000,
-            400,
-        );
-        let mut sizes = Vec::new();
-        let err = loop {
-            match s.next_block(1000) {
-                Ok(Some(b)) => sizes.push(b.records),
-                Ok(None) => panic!("the long record was accepted"),
-                Err(e) => break e,
-            }
-        };
-        assert_eq!(sizes, [4, 4, 4, 4, 4]);
-        assert!(
-            matches!(
-                err,
-                SplitError::RecordTooLong {
-                    line: 21,
-                    bytes: 503
-                }
-            ),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn inference_fill_stops_at_its_bytes() {
-        let input: Vec<u8> = (0..10_000)
-            .flat_map(|i| format!("{i}\n").into_bytes())
-            .collect();
-        let mut s = Splitter::new(Box::new(std::io::Cursor::new(input)), b'"', b',', 1 << 20);
-        s.fill_records(1_000_000, 100).unwrap();
-        let (records, _) = s.buffered_records();
-        // One refill is read whole (up to 1 MiB); the records in it are what inference sees.
-        assert!(records >= 1 && s.buffered().len() <= READ_SIZE, "{records}");
-    }
-
-    #[test]
-    fn mid_field_quotes_are_data() {
-        // `12" pipe` and `b"c` hold literal quotes; `"x"y"` is a quoted x followed by data.
-        let input = b"1,12\" pipe,\"a\nb\"\n2,b\"c,d\n3,\"x\"y\",z\n\"4\"\r\"q\nq\",5\n";
-        let bs = blocks(input, 1);
-        let texts: Vec<&[u8]> = bs.iter().map(|b| b.data.as_slice()).collect();
-        assert_eq!(
-            texts,
-            vec![
-                &b"1,12\" pipe,\"a\nb\"\n"[..],
-                b"2,b\"c,d\n",
-                b"3,\"x\"y\",z\n",
-                b"\"4\"\r\"q\nq\",5\n"
-            ]
-        );
-        assert_eq!(
-            bs.iter().map(|b| b.first_line).collect::<Vec<_>>(),
-            [1, 3, 4, 5]
-        );
-    }
-
-    /// Records of `data` as the `csv` crate (csv-core) reads them.
-    fn csv_records(data: &[u8]) -> Vec<csv::ByteRecord> {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(data)
-            .byte_records()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
-
-    /// The scan state after `input`, fed first up to `split` and then whole, as two refills
-    /// would: it must not depend on where the bytes were cut.
-    fn scan_in_two(input: &[u8], split: usize) -> (usize, usize, u64, bool) {
-        let mut s = Splitter::new(Box::new(std::io::empty()), b'"', b',', 1 << 20);
-        s.buf = input[..split.min(input.len())].to_vec();
-        s.scan(usize::MAX);
-        s.buf = input.to_vec();
-        s.eof = true;
-        s.scan(usize::MAX);
-        (s.boundary, s.records, s.newlines_scanned, s.in_quotes)
-    }
-
-    /// Every record boundary the splitter finds in `input`.
-    fn all_boundaries(input: &[u8]) -> Vec<usize> {
-        let mut s = Splitter::new(Box::new(std::io::empty()), b'"', b',', 1 << 20);
-        s.buf = input.to_vec();
-        s.eof = true;
-        let mut out = Vec::new();
-        for target in 1.. {
-            s.scan(target);
-            if s.records < target {
-                break;
-            }
-            out.push(s.boundary);
-        }
-        out
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn blocks_rejoin_to_input(input in proptest::collection::vec(proptest::prop_oneof![
-            proptest::strategy::Just(b'"'), proptest::strategy::Just(b'\n'), proptest::strategy::Just(b','),
-            proptest::strategy::Just(b'a')], 0..200), target in 1usize..5) {
-            let mut s = Splitter::new(Box::new(std::io::Cursor::new(input.clone())), b'"', b',', 1 << 20);
-            let mut joined = Vec::new();
-            while let Some(b) = s.next_block(target).unwrap() {
-                joined.extend_from_slice(&b.data);
-            }
-            let trimmed_len = joined.len();
-            proptest::prop_assert_eq!(&joined[..], &input[..trimmed_len]);
-            proptest::prop_assert!(input[trimmed_len..].iter().all(u8::is_ascii_whitespace));
-        }
-
-        #[test]
-        fn cuts_where_csv_core_is_between_records(
-            input in proptest::collection::vec(proptest::prop_oneof![
-                proptest::strategy::Just(b'"'), proptest::strategy::Just(b'\n'),
-                proptest::strategy::Just(b'\r'), proptest::strategy::Just(b','),
-                proptest::strategy::Just(b'a')], 0..64),
-            split in 0usize..64,
-        ) {
-            proptest::prop_assert_eq!(scan_in_two(&input, split), scan_in_two(&input, input.len()));
-            let whole = csv_records(&input);
-            let mut start = 0;
-            let mut pieces = Vec::new();
-            for b in all_boundaries(&input) {
-                pieces.extend(csv_records(&input[start..b]));
-                start = b;
-            }
-            pieces.extend(csv_records(&input[start..]));
-            proptest::prop_assert_eq!(pieces, whole);
-        }
-    }
-}
+#[path = "split_tests.rs"]
+mod tests;
