@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use zcache::{Codec, InnerCodec};
+use zcache::{Codec, InnerCodec, RedisTier};
 
 use crate::error::{Result, ServiceError};
 use crate::precision::Precision;
@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) hot_tier_bytes: u64,
     pub(crate) sync_writes: bool,
     pub(crate) read_only: bool,
+    pub(crate) shared: Option<RedisTier>,
 }
 
 impl Config {
@@ -87,6 +88,7 @@ pub struct CacheServiceBuilder {
     hot_tier: u64,
     sync_writes: bool,
     read_only: bool,
+    shared: Option<RedisTier>,
 }
 
 impl Default for CacheServiceBuilder {
@@ -100,6 +102,7 @@ impl Default for CacheServiceBuilder {
             hot_tier: mem_monitor::defaults::HOT_TIER,
             sync_writes: false,
             read_only: false,
+            shared: None,
         }
     }
 }
@@ -169,13 +172,32 @@ impl CacheServiceBuilder {
         self
     }
 
+    /// Shares entries through Redis or Valkey (mem-zcache's `redis` feature, forwarded as
+    /// this crate's `redis`): a URL (`redis://[user][:password@]host[:port][/db]`,
+    /// `rediss://` with `redis-tls`) or a [`RedisTier`] with its settings. A lookup that misses
+    /// locally asks the shared tier, and a hit there fills the local tiers: a second machine
+    /// with an empty cache directory gets the embeddings and texts the first one saved,
+    /// bit-identical at f32, and
+    /// [`get_cached_embeddings_checked`](CacheService::get_cached_embeddings_checked) still
+    /// refuses another model or data hash (the blob describes itself). Saves reach Redis in the
+    /// background (dropping the service finishes the queue); [`remove`](CacheService::remove)
+    /// removes there too, while evictions under `max_cache_size` and
+    /// [`clear`](CacheService::clear) stay local. Redis being down, slow or restarted never
+    /// fails a save or a lookup: it is counted in [`zcache::SharedTierStats`]
+    /// (`compressed_cache().shared_stats()`).
+    pub fn shared_tier(mut self, tier: impl Into<RedisTier>) -> Self {
+        self.shared = Some(tier.into());
+        self
+    }
+
     /// Validates the settings and opens the cache (rebuilding its index from the directory).
     ///
     /// # Errors
     /// [`ServiceError::InvalidConfig`] for a cache size of zero or a codec that
     /// [`Codec::validate`] refuses (a level out of range, such as `Codec::Zstd(99)`, a shuffle
     /// width other than 2, 4 or 8, a codec compiled out); [`ServiceError::Open`] when the
-    /// directory cannot be opened.
+    /// directory cannot be opened, or the shared tier's settings are refused (a bad setting, a
+    /// wrong password, the `redis` feature missing; an unreachable server is not an error).
     pub fn build(self) -> Result<CacheService> {
         if self.max_cache_size == 0 {
             return Err(ServiceError::InvalidConfig(
@@ -195,6 +217,7 @@ impl CacheServiceBuilder {
             hot_tier_bytes: self.hot_tier,
             sync_writes: self.sync_writes,
             read_only: self.read_only,
+            shared: self.shared,
         };
         CacheService::open(config)
     }
@@ -231,6 +254,7 @@ mod tests {
             hot_tier_bytes: 0,
             sync_writes: false,
             read_only: false,
+            shared: None,
         };
         assert_eq!(
             c.matrix_codec(Precision::F32),

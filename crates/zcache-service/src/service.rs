@@ -110,6 +110,9 @@ impl CacheService {
             .max_entry_bytes(config.max_cache_bytes)
             .sync_writes(config.sync_writes)
             .read_only(config.read_only);
+        if let Some(tier) = &config.shared {
+            b = b.shared(tier.clone());
+        }
         if let Some(dir) = &config.cache_dir {
             // The service enforces the real limit per entry pair; zcache's own disk LRU is a
             // backstop with slack so that it never evicts half of a pair first.
@@ -281,25 +284,40 @@ impl CacheService {
         Ok(report)
     }
 
-    /// Removes both parts of an entry and its index slot. Callers hold `write_lock`.
+    /// Removes both parts of an entry and its index slot from the local tiers (evictions,
+    /// repairs, `clear`): a shared tier keeps its copy for the other machines. Callers hold
+    /// `write_lock`.
     pub(crate) fn remove_pair(&self, key: &str) -> Result<bool> {
+        self.remove_pair_from(key, false)
+    }
+
+    /// [`remove_pair`](Self::remove_pair), from the shared tier too when `everywhere`.
+    fn remove_pair_from(&self, key: &str, everywhere: bool) -> Result<bool> {
         let wrap = |source| ServiceError::Cache {
             key: key.to_owned(),
             source,
         };
+        let remove = |k: &str| {
+            if everywhere {
+                self.cache.remove(k)
+            } else {
+                self.cache.remove_local(k)
+            }
+        };
         self.index.lock().remove(key);
-        let data = self.cache.remove(&data_key(key)).map_err(wrap)?;
-        let meta = self.cache.remove(&meta_key(key)).map_err(wrap)?;
+        let data = remove(&data_key(key)).map_err(wrap)?;
+        let meta = remove(&meta_key(key)).map_err(wrap)?;
         Ok(data || meta)
     }
 
-    /// Removes the entry under `cache_key`; true if there was one.
+    /// Removes the entry under `cache_key` (from a shared tier too); true if there was one
+    /// locally.
     ///
     /// # Errors
     /// [`ServiceError::Cache`] when a disk file cannot be removed.
     pub fn remove(&self, cache_key: &str) -> Result<bool> {
         let _w = self.write_lock.lock();
-        self.remove_pair(cache_key)
+        self.remove_pair_from(cache_key, true)
     }
 
     /// Whether an entry is stored under `cache_key` (not checked for damage or staleness).
@@ -320,7 +338,8 @@ impl CacheService {
         self.index.lock().get(cache_key).map(|s| s.meta.clone())
     }
 
-    /// Removes every entry of the service (other keys in a shared directory stay).
+    /// Removes every entry of the service from the local tiers (other keys in a shared
+    /// directory stay, and so does a shared tier's copy).
     ///
     /// # Errors
     /// [`ServiceError::Cache`] when a disk file cannot be removed.

@@ -4,3 +4,4 @@ mod common;
 mod crash;
 mod service;
 mod service_disk;
+mod shared_tier;
