@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use mem_monitor::{MIB, bytes_to_mb};
+use mem_monitor::MIB;
 use zcache::Codec;
 use zcache_service::Precision;
 
@@ -39,6 +39,16 @@ fn bytes_row(t: &mut Table, label: &str, before: f64, after: f64) {
             Cell::value(after / MB, "MB"),
             reduction(before, after),
         ],
+    );
+}
+
+/// A before/after row of two child processes' peak RSS, with the reduction.
+fn peak_row(t: &mut Table, label: &str, before: Usage, after: Usage) {
+    bytes_row(
+        t,
+        label,
+        before.peak_rss_bytes as f64,
+        after.peak_rss_bytes as f64,
     );
 }
 
@@ -108,10 +118,11 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     let streamed = r.run("table: streaming", table::Stream { path });
     match (&full, &streamed) {
         (Some(f), Some(s)) => {
-            let (b, a) = (f.usage.peak_rss_mb(), s.usage.peak_rss_mb());
-            memory.row(
+            peak_row(
+                &mut memory,
                 "Large file loading (peak RSS)",
-                vec![Cell::value(b, "MB"), Cell::value(a, "MB"), reduction(b, a)],
+                f.usage,
+                s.usage,
             );
             memory.note(format!("large file loading: {size}; before = StreamingLoader::load with default-inferred types, after = stream() at 10,000 rows a chunk with lossless optimisation; whole-process peak RSS from wait4"));
         }
@@ -145,12 +156,8 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
         );
         match (&full, &streamed) {
             (Some(f), Some(s)) => {
-                let (b, a) = (f.usage.peak_rss_mb(), s.usage.peak_rss_mb());
                 let secs = s.output.elapsed_s;
-                memory.row(
-                    &row,
-                    vec![Cell::value(b, "MB"), Cell::value(a, "MB"), reduction(b, a)],
-                );
+                peak_row(&mut memory, &row, f.usage, s.usage);
                 memory.note(format!("{label}: streamed in {secs:.2} s"));
             }
             _ => memory.row(&row, failed_row()),
@@ -391,10 +398,6 @@ fn cleanup_and_leaks(
         Some(c) => {
             let release = c.output.release;
             let secs = release.elapsed.as_secs_f64();
-            let (before, after) = (
-                bytes_to_mb(release.rss_before),
-                bytes_to_mb(release.rss_after),
-            );
             perf.row(
                 "Memory cleanup (release_memory)",
                 vec![
@@ -403,13 +406,11 @@ fn cleanup_and_leaks(
                     Cell::text("automatic at High pressure"),
                 ],
             );
-            perf.row(
+            bytes_row(
+                perf,
                 "  RSS after freeing, before/after release",
-                vec![
-                    Cell::value(before, "MB"),
-                    Cell::value(after, "MB"),
-                    reduction(before, after),
-                ],
+                release.rss_before as f64,
+                release.rss_after as f64,
             );
             perf.note(format!("memory cleanup: {mb} MB in 64 KiB blocks touched, all but every 64th freed (the allocator keeps the holes), then purge hooks + malloc_trim(0)"));
             kpis.push(Kpi::judged(
