@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod fuzz;
+mod test;
 
 #[derive(Debug, Parser)]
 #[command(name = "xtask", about = "membound automation")]
@@ -25,6 +26,8 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Mutation-fuzz the membound CLI: panics, hangs, memory breaches, missing `error:` lines.
     Fuzz(fuzz::FuzzArgs),
+    /// Every test: `cargo test --workspace`, then the Python package's pytest suite.
+    Test(test::TestArgs),
     /// Run one scenario (used by `bench` in child processes).
     #[command(hide = true)]
     Scenario {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
+        Cmd::Test(args) => test::run(&args),
         Cmd::Scenario { scenario } => bench::scenarios::run_child(scenario),
     };
     match result {
