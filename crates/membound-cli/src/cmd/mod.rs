@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod embeddings;
+pub mod input;
 pub mod monitor;
 pub mod optimize;
 pub mod preview;

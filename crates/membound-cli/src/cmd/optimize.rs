@@ -17,9 +17,9 @@ use anyhow::Context;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use mem_optimize::{OptimizeOptions, StreamOptimizer, array_memory_size};
-use serde_json::json;
+use serde::Serialize;
 
-use super::stream::LoaderArgs;
+use super::input::{LoaderArgs, advise, advise_item};
 use crate::output::OutputFile;
 
 /// Arguments of `membound optimize`.
@@ -172,65 +172,64 @@ impl Writer {
     }
 }
 
-/// Runs `membound optimize`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let out_ext_ok = args
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| {
-            matches!(
-                e.to_ascii_lowercase().as_str(),
-                "parquet" | "arrow" | "feather"
-            )
-        });
-    if !out_ext_ok {
-        anyhow::bail!(
-            "{}: output must end in .parquet, .arrow or .feather",
-            args.out.display()
-        );
-    }
-    // Refuses a FIFO, device, symlink or directory as OUT, and the input itself (same device
-    // and inode), before any work; the temporary file is removed if anything fails.
-    let out_file = OutputFile::create(&args.out, &[&args.path])?;
-    let loader = args.loader.builder().optimize(false).build()?;
-    let opts = if args.tighter {
-        OptimizeOptions::default().tighter()
-    } else {
-        OptimizeOptions::default()
-    };
+/// Pass 1: the input as read, and the final (widest needed) types of its optimised chunks.
+struct Settled {
+    optimizer: StreamOptimizer,
+    /// Whether any chunk was pushed (an empty input keeps its schema).
+    pushed: bool,
+    source_schema: SchemaRef,
+    final_schema: SchemaRef,
+    /// Arrow bytes per column as read.
+    before: Vec<usize>,
+}
 
-    // Pass 1: settle the final types and measure the input as read.
-    let mut optimizer = StreamOptimizer::new(opts.clone());
-    let mut stream = loader.stream(&args.path)?;
+fn settle(
+    loader: &mem_stream::StreamingLoader,
+    path: &Path,
+    opts: OptimizeOptions,
+) -> anyhow::Result<Settled> {
+    let mut optimizer = StreamOptimizer::new(opts);
+    let mut stream = loader.stream(path).map_err(advise)?;
     let source_schema = stream.source_schema();
     let mut before = vec![0usize; source_schema.fields().len()];
     let mut pushed = false;
     for item in stream.by_ref() {
-        let (batch, _) = item?;
+        let (batch, _) = advise_item(item)?;
         for (b, col) in before.iter_mut().zip(batch.columns()) {
             *b += array_memory_size(col.as_ref());
         }
         optimizer.push(&batch)?;
         pushed = true;
     }
-    drop(stream);
     let final_schema = if pushed {
         optimizer.schema().unwrap_or_else(|| source_schema.clone())
     } else {
         source_schema.clone()
     };
+    Ok(Settled {
+        optimizer,
+        pushed,
+        source_schema,
+        final_schema,
+        before,
+    })
+}
 
-    // Pass 2: every chunk in the final types, written as it comes.
-    let row_group_bytes = MAX_ROW_GROUP_BYTES.min(loader.memory_limit() / 8);
-    let mut writer = Writer::create(&args.out, out_file, &final_schema, row_group_bytes)?;
-    let mut after = vec![0usize; final_schema.fields().len()];
+/// Pass 2: every chunk in the final types, written as it comes; returns the Arrow bytes per
+/// column after and the rows written.
+fn write_all(
+    loader: &mem_stream::StreamingLoader,
+    path: &Path,
+    settled: &Settled,
+    mut writer: Writer,
+) -> anyhow::Result<(Vec<usize>, u64)> {
+    let mut after = vec![0usize; settled.final_schema.fields().len()];
     let mut rows = 0u64;
-    for item in loader.stream(&args.path)? {
-        let (batch, _) = item?;
+    for item in loader.stream(path).map_err(advise)? {
+        let (batch, _) = advise_item(item)?;
         // Exact casts: the final types hold every value seen in pass 1.
-        let conformed = if pushed {
-            optimizer.conform(&batch)?
+        let conformed = if settled.pushed {
+            settled.optimizer.conform(&batch)?
         } else {
             batch
         };
@@ -241,75 +240,140 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writer.write(&conformed)?;
     }
     writer.finish()?;
+    Ok((after, rows))
+}
 
-    let total_before: usize = before.iter().sum();
-    let total_after: usize = after.iter().sum();
-    let reduction = if total_before == 0 {
-        0.0
-    } else {
-        100.0 * (1.0 - total_after as f64 / total_before as f64)
-    };
-    let out_bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let columns: Vec<_> = source_schema
+/// One column of the report.
+#[derive(Debug, Serialize)]
+struct ColumnLine {
+    name: String,
+    type_before: String,
+    type_after: String,
+    bytes_before: usize,
+    bytes_after: usize,
+}
+
+/// What `membound optimize` reports (one JSON object with `--json`).
+#[derive(Debug, Serialize)]
+struct Report {
+    input: String,
+    output: String,
+    rows: u64,
+    columns: Vec<ColumnLine>,
+    bytes_before: usize,
+    bytes_after: usize,
+    reduction_percent: f64,
+    output_file_bytes: u64,
+    widenings: usize,
+}
+
+impl Report {
+    fn new(args: &Args, settled: &Settled, after: &[usize], rows: u64) -> Self {
+        let columns: Vec<ColumnLine> = settled
+            .source_schema
             .fields()
             .iter()
-            .zip(final_schema.fields().iter())
+            .zip(settled.final_schema.fields().iter())
             .enumerate()
-            .map(|(i, (s, f))| {
-                json!({
-                    "name": f.name(),
-                    "type_before": s.data_type().to_string(),
-                    "type_after": f.data_type().to_string(),
-                    "bytes_before": before.get(i).copied().unwrap_or(0),
-                    "bytes_after": after.get(i).copied().unwrap_or(0),
-                })
+            .map(|(i, (s, f))| ColumnLine {
+                name: f.name().clone(),
+                type_before: s.data_type().to_string(),
+                type_after: f.data_type().to_string(),
+                bytes_before: settled.before.get(i).copied().unwrap_or(0),
+                bytes_after: after.get(i).copied().unwrap_or(0),
             })
             .collect();
-        let report = json!({
-            "input": args.path.display().to_string(),
-            "output": args.out.display().to_string(),
-            "rows": rows,
-            "columns": columns,
-            "bytes_before": total_before,
-            "bytes_after": total_after,
-            "reduction_percent": (reduction * 10.0).round() / 10.0,
-            "output_file_bytes": out_bytes,
-            "widenings": optimizer.widenings().len(),
-        });
-        serde_json::to_writer(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
+        let bytes_before: usize = settled.before.iter().sum();
+        let bytes_after: usize = after.iter().sum();
+        let reduction = if bytes_before == 0 {
+            0.0
+        } else {
+            100.0 * (1.0 - bytes_after as f64 / bytes_before as f64)
+        };
+        Self {
+            input: args.path.display().to_string(),
+            output: args.out.display().to_string(),
+            rows,
+            columns,
+            bytes_before,
+            bytes_after,
+            reduction_percent: (reduction * 10.0).round() / 10.0,
+            output_file_bytes: std::fs::metadata(&args.out).map_or(0, |m| m.len()),
+            widenings: settled.optimizer.widenings().len(),
+        }
+    }
+
+    fn render(&self, out: &mut impl Write) -> std::io::Result<()> {
         writeln!(
             out,
             "{:<28} {:<26} {:<26} {:>12} {:>12}",
             "column", "type before", "type after", "bytes before", "bytes after"
         )?;
-        for (i, (s, f)) in source_schema
-            .fields()
-            .iter()
-            .zip(final_schema.fields().iter())
-            .enumerate()
-        {
+        for c in &self.columns {
             writeln!(
                 out,
                 "{:<28} {:<26} {:<26} {:>12} {:>12}",
-                f.name(),
-                s.data_type().to_string(),
-                f.data_type().to_string(),
-                before.get(i).copied().unwrap_or(0),
-                after.get(i).copied().unwrap_or(0)
+                c.name, c.type_before, c.type_after, c.bytes_before, c.bytes_after
             )?;
         }
         writeln!(
             out,
-            "total: {} -> {} ({reduction:.1} % smaller in memory); {rows} rows written to {} ({})",
-            mem_monitor::format_bytes(total_before as u64),
-            mem_monitor::format_bytes(total_after as u64),
-            args.out.display(),
-            mem_monitor::format_bytes(out_bytes)
-        )?;
+            "total: {} -> {} ({:.1} % smaller in memory); {} rows written to {} ({})",
+            mem_monitor::format_bytes(self.bytes_before as u64),
+            mem_monitor::format_bytes(self.bytes_after as u64),
+            self.reduction_percent,
+            self.rows,
+            self.output,
+            mem_monitor::format_bytes(self.output_file_bytes)
+        )
+    }
+}
+
+fn check_output_name(out: &Path) -> anyhow::Result<()> {
+    let ok = out.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "parquet" | "arrow" | "feather"
+        )
+    });
+    if !ok {
+        anyhow::bail!(
+            "{}: output must end in .parquet, .arrow or .feather",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `membound optimize`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    check_output_name(&args.out)?;
+    if args.path.as_os_str() == "-" {
+        anyhow::bail!(
+            "optimize reads its input twice (to settle the types, then to write): save standard \
+             input to a file first, or use `membound stream -`"
+        );
+    }
+    // Refuses a FIFO, device, symlink or directory as OUT, and the input itself (same device
+    // and inode), before any work; the temporary file is removed if anything fails.
+    let out_file = OutputFile::create(&args.out, &[&args.path])?;
+    let loader = args.loader.builder()?.optimize(false).build()?;
+    let opts = if args.tighter {
+        OptimizeOptions::default().tighter()
+    } else {
+        OptimizeOptions::default()
+    };
+    let settled = settle(&loader, &args.path, opts)?;
+    let row_group_bytes = MAX_ROW_GROUP_BYTES.min(loader.memory_limit() / 8);
+    let writer = Writer::create(&args.out, out_file, &settled.final_schema, row_group_bytes)?;
+    let (after, rows) = write_all(&loader, &args.path, &settled, writer)?;
+    let report = Report::new(&args, &settled, &after, rows);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        report.render(&mut out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
-//! `membound preview PATH [--rows N] [--columns a,b] [--sheet NAME] [--memory-limit-mb M]
-//! [--json]`: the first rows, reading only what they need.
+//! `membound preview PATH|- [--rows N] [--columns a,b] [--memory-limit-mb M] [CSV and format
+//! flags] [--json]`: the first rows, reading only what they need.
 //!
 //! The rows shown hold at most a chunk's worth of decoded data (8 MiB, less under a small
 //! memory limit); when the rows asked for would take more, fewer are shown and a note on stderr
@@ -13,12 +13,14 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use mem_stream::StreamingLoader;
+
+use super::input::{Input, ReadArgs, advise, advise_item};
 use serde_json::Value;
 
 /// Arguments of `membound preview`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The file to preview.
+    /// The file to preview; `-` reads CSV (or `--format tsv|arrows`) from standard input.
     path: PathBuf,
     /// How many rows.
     #[arg(long, default_value_t = 10)]
@@ -26,12 +28,12 @@ pub struct Args {
     /// Only these columns, comma-separated.
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
-    /// The sheet of a workbook (default: the first).
+    /// Memory limit in MB; the rows shown hold at most a sixteenth of it, and 8 MiB (default
+    /// 2000, or `MEMBOUND_MAX_MEMORY_MB` / `BERTOPIC_MAX_MEMORY_MB`).
     #[arg(long)]
-    sheet: Option<String>,
-    /// Memory limit in MB; the rows shown hold at most a sixteenth of it, and 8 MiB.
-    #[arg(long, default_value_t = mem_monitor::bytes_to_mb(mem_stream::DEFAULT_MEMORY_LIMIT))]
-    memory_limit_mb: f64,
+    memory_limit_mb: Option<f64>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// One JSON object `{"columns":[..],"rows":[[..],..]}` instead of a table.
     #[arg(long)]
     json: bool,
@@ -90,23 +92,50 @@ const PAGE_ROWS: usize = 1000;
 
 /// Runs `membound preview`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut b =
-        StreamingLoader::builder().memory_limit(mem_monitor::mb_to_bytes(args.memory_limit_mb));
+    let memory_mb = match args.memory_limit_mb {
+        Some(mb) => mb,
+        None => super::input::config()?.max_memory_mb,
+    };
+    if !(memory_mb.is_finite() && memory_mb > 0.0) {
+        anyhow::bail!("--memory-limit-mb must be a positive number, got {memory_mb}");
+    }
+    let mut b = args
+        .read
+        .apply(StreamingLoader::builder().memory_limit(mem_monitor::mb_to_bytes(memory_mb)));
     if let Some(c) = &args.columns {
         b = b.projection(c.iter().map(|s| s.trim().to_owned()));
     }
-    if let Some(s) = &args.sheet {
-        b = b.sheet(s.clone());
-    }
-    let loader = b.build()?;
-    let (batch, meta) = loader.sample(&args.path, args.rows)?;
-    if batch.num_rows() < args.rows && meta.progress < 1.0 {
+    let input = Input::new(&args.path);
+    let (batch, cut) = match &input {
+        Input::File(path) => {
+            let loader = b.build()?;
+            let (batch, meta) = loader.sample(path, args.rows).map_err(advise)?;
+            let cut = batch.num_rows() < args.rows && meta.progress < 1.0;
+            (batch, cut.then(|| loader.chunk_bytes()))
+        }
+        Input::Stdin => {
+            // Standard input cannot be sampled twice: stream it, stopping at the rows wanted.
+            let loader = b.limit(args.rows.max(1)).optimize(true).build()?;
+            let mut stream = input.stream(&loader, args.read.format)?;
+            let mut batches = Vec::new();
+            for item in stream.by_ref() {
+                batches.push(advise_item(item)?.0);
+            }
+            let batches = batches
+                .iter()
+                .map(|b| stream.conform(b))
+                .collect::<Result<Vec<_>, _>>()?;
+            let batch = arrow::compute::concat_batches(&stream.schema(), &batches)?;
+            (batch.slice(0, batch.num_rows().min(args.rows)), None)
+        }
+    };
+    if let Some(bytes) = cut {
         eprintln!(
             "note: {}: showing the first {} rows: a preview holds at most {} of data \
              (`membound stream` reads all rows)",
-            args.path.display(),
+            input.name(),
             batch.num_rows(),
-            mem_monitor::format_bytes(loader.chunk_bytes())
+            mem_monitor::format_bytes(bytes)
         );
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
