@@ -105,7 +105,11 @@ impl CompressedCache {
             memory_stored_bytes: memory_stored,
             disk_entries,
             disk_bytes,
-            disk_limit_bytes: inner.disk.as_ref().map_or(0, |d| d.max_bytes()),
+            disk_limit_bytes: inner
+                .disk
+                .as_ref()
+                .map(|d| d.max_bytes())
+                .filter(|&b| b != u64::MAX),
             disk_raw_bytes: disk_raw,
             raw_bytes: raw,
             stored_bytes: stored,

@@ -80,8 +80,9 @@ pub struct CacheStats {
     pub disk_entries: u64,
     /// Bytes of the disk tier's entry files.
     pub disk_bytes: u64,
-    /// The disk tier's budget in bytes (0 without a disk tier).
-    pub disk_limit_bytes: u64,
+    /// The disk tier's budget in bytes: `None` (JSON `null`) without a disk tier or when the
+    /// disk tier has no limit (`max_disk(u64::MAX)`).
+    pub disk_limit_bytes: Option<u64>,
     /// Raw bytes of the values in the disk tier.
     pub disk_raw_bytes: u64,
     /// Raw bytes of every value held (memory tier, plus disk-only entries' raw bytes when
