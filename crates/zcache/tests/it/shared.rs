@@ -73,6 +73,16 @@ impl Drop for Cleanup {
     }
 }
 
+/// A fresh prefix for a test, and the guard that removes its keys.
+fn namespace(url: &str, name: &str) -> (String, Cleanup) {
+    let p = prefix(name);
+    let guard = Cleanup {
+        url: url.to_owned(),
+        prefix: p.clone(),
+    };
+    (p, guard)
+}
+
 fn tier(url: &str, prefix: &str) -> RedisTier {
     RedisTier::new(url)
         .prefix(prefix)
@@ -113,11 +123,7 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 #[test]
 fn two_caches_with_their_own_disks_share_entries() {
     let Some(url) = redis_url() else { return };
-    let p = prefix("share");
-    let _clean = Cleanup {
-        url: url.clone(),
-        prefix: p.clone(),
-    };
+    let (p, _clean) = namespace(&url, "share");
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = cache_on(Some(da.path()), tier(&url, &p));
     let b = cache_on(Some(db.path()), tier(&url, &p));
@@ -151,6 +157,25 @@ fn two_caches_with_their_own_disks_share_entries() {
     let stats = b.get_stats();
     assert_eq!(stats.hits, 5);
     assert_eq!(stats.misses, 1);
+
+    // Latency of a 1 KiB get from Redis (a reader without local tiers asks it every time).
+    let kib = noise(1024, 3);
+    a.put_bytes("kib", &kib).unwrap();
+    assert!(a.sync_shared(Duration::from_secs(5)));
+    let remote = CompressedCache::builder()
+        .max_memory(0)
+        .cleanup_interval(Duration::ZERO)
+        .shared(tier(&url, &p))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    for _ in 0..200 {
+        assert_eq!(remote.get_bytes("kib").unwrap().as_deref(), Some(&kib[..]));
+    }
+    eprintln!(
+        "1 KiB get through Redis on loopback: {:.0} us",
+        t.elapsed().as_secs_f64() / 200.0 * 1e6
+    );
 
     // A removal reaches Redis; a local eviction does not.
     a.remove("doc").unwrap();
@@ -198,11 +223,7 @@ fn the_password_never_shows_and_a_wrong_one_fails_the_build() {
 #[test]
 fn a_value_damaged_in_redis_is_a_counted_miss() {
     let Some(url) = redis_url() else { return };
-    let p = prefix("corrupt");
-    let _clean = Cleanup {
-        url: url.clone(),
-        prefix: p.clone(),
-    };
+    let (p, _clean) = namespace(&url, "corrupt");
     let a = cache_on(None, tier(&url, &p).write_through(true));
     assert!(a.put_str("k1", &"one ".repeat(500)).unwrap().on_shared);
     assert!(a.put_str("k2", &"two ".repeat(500)).unwrap().on_shared);
@@ -258,11 +279,7 @@ fn a_value_damaged_in_redis_is_a_counted_miss() {
 #[test]
 fn chunked_values_read_back_whole_or_not_at_all() {
     let Some(url) = redis_url() else { return };
-    let p = prefix("chunks");
-    let _clean = Cleanup {
-        url: url.clone(),
-        prefix: p.clone(),
-    };
+    let (p, _clean) = namespace(&url, "chunks");
     let small_values = |t: RedisTier| t.max_value_bytes(4096);
     let a = cache_on(None, small_values(tier(&url, &p)).write_through(true));
     let big = noise(50_000, 7);
@@ -305,11 +322,7 @@ fn versioned(v: u8) -> Vec<u8> {
 #[test]
 fn concurrent_overwrites_never_mix_versions() {
     let Some(url) = redis_url() else { return };
-    let p = prefix("race");
-    let _clean = Cleanup {
-        url: url.clone(),
-        prefix: p.clone(),
-    };
+    let (p, _clean) = namespace(&url, "race");
     // Stored raw (Codec::None), so that the frame really spans ten 4 KiB chunks.
     let none = PutOptions::new().compression(zcache::Codec::None);
     let writer = cache_on(
@@ -352,15 +365,8 @@ fn concurrent_overwrites_never_mix_versions() {
 #[test]
 fn ttl_maps_to_redis_expiry_and_namespaces_do_not_collide() {
     let Some(url) = redis_url() else { return };
-    let (p1, p2) = (prefix("ns1"), prefix("ns2"));
-    let _c1 = Cleanup {
-        url: url.clone(),
-        prefix: p1.clone(),
-    };
-    let _c2 = Cleanup {
-        url: url.clone(),
-        prefix: p2.clone(),
-    };
+    let (p1, _c1) = namespace(&url, "ns1");
+    let (p2, _c2) = namespace(&url, "ns2");
     let a = cache_on(None, tier(&url, &p1).write_through(true));
     let b = cache_on(None, tier(&url, &p2).write_through(true));
     a.put_with(
