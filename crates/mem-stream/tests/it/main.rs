@@ -2,11 +2,14 @@
 
 mod csv;
 mod csv_memory;
+mod csv_options;
 mod csv_split;
 mod formats;
 mod fuzz;
 mod hostile;
 mod ods;
+mod pressure;
+mod reader;
 
 use std::path::{Path, PathBuf};
 

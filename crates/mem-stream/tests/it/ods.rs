@@ -45,7 +45,7 @@ fn table_xml(name: &str, rows: &[Vec<Cell<'_>>]) -> String {
 }
 
 /// Two sheets: "People" (id, name, score with one empty cell, ok) then "Totals" (region, total).
-fn write_ods(dir: &Path) -> PathBuf {
+pub fn write_ods(dir: &Path) -> PathBuf {
     use Cell::{Bool, Empty, Number, Text};
     let names = ["Ann", "Bob", "Cy", "Di", "Ed"];
     let mut people = vec![vec![Text("id"), Text("name"), Text("score"), Text("ok")]];
