@@ -157,8 +157,9 @@ impl RedisTier {
     }
 
     /// How long one request may take, connecting included (default 50 ms); a request moving
-    /// `n` bytes gets `n / min_throughput` more. A get never waits longer: past it the get is a
-    /// miss (counted as a timeout) and the connection is dropped.
+    /// `n` bytes gets `n / min_throughput` more (a get: `max_value_bytes` for its first reply,
+    /// plus the value's size when it is chunked). A get never waits longer: past it the get is
+    /// a miss (counted as a timeout) and the connection is dropped.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

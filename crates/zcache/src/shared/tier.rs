@@ -506,7 +506,8 @@ impl Core {
             Counters::add(&c.bypassed, 1);
             return None;
         }
-        let mut deadline = self.deadline(0);
+        // The head may be a whole frame of up to `max_value_bytes`.
+        let mut deadline = self.deadline(self.tier.max_value_bytes);
         let fetched = self.with_conn(&mut deadline, |con, deadline| {
             self.fetch(con, deadline, key)
         });

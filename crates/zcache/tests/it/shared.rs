@@ -476,7 +476,9 @@ fn a_server_down_or_hung_never_blocks_a_get_beyond_its_timeout() {
         eprintln!(
             "hung server: worst get {worst:?} (timeout {timeout:?}), worst put {slow_puts:?}, {st:?}"
         );
-        assert!(worst < timeout + Duration::from_millis(30), "{worst:?}");
+        // The deadline: the timeout plus 1 MiB (the first reply's bound) at 100 MB/s, 10.5 ms;
+        // the rest is scheduling slack on a busy machine.
+        assert!(worst < timeout + Duration::from_millis(50), "{worst:?}");
         assert!(
             slow_puts < Duration::from_millis(20),
             "a put waited: {slow_puts:?}"
