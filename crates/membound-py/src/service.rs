@@ -139,6 +139,7 @@ impl CacheService {
 
     /// Saves a float32 (n, d) matrix and its n texts under `key`; returns the save report.
     #[pyo3(signature = (key, embeddings, texts, model_info, data_hash, *, precision = None))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn save_embeddings_compressed<'py>(
         &self,
         py: Python<'py>,
