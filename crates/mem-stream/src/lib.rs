@@ -36,8 +36,19 @@
 //!
 //! Formats come from the extension and are checked against the file's magic bytes: `.csv`,
 //! `.tsv` (and `.gz` of either), `.parquet`, `.arrow`/`.feather`/`.ipc` (IPC file or stream),
-//! `.arrows` (IPC stream), `.xlsx`/`.xlsm`/`.xlsb`/`.xls`/`.ods`. CSV is split into blocks at
-//! record boundaries (quote-aware) and parsed on all cores.
+//! `.arrows` (IPC stream), `.xlsx`/`.xlsm`/`.xlsb`/`.xls`/`.ods`; or they are forced with
+//! [`StreamingLoaderBuilder::format`]. CSV is split into blocks at record boundaries (aware of
+//! quotes, escapes and comments) and parsed on all cores; [`CsvOptions`] covers real-world files
+//! (null markers, Latin-1, comments), and a value that does not parse is a typed
+//! [`StreamError::CsvValue`] naming its line and column.
+//!
+//! Pressure: the chunk size follows one pressure policy, a
+//! [`PressureSource`](mem_monitor::PressureSource) given to
+//! [`StreamingLoaderBuilder::pressure`] (the application's `MemoryMonitor`, or a
+//! `FixedPressure`); every reader follows the current chunk size.
+//!
+//! Beyond files: [`StreamingLoader::stream_reader`] streams any `Read` (CSV/TSV, gzip too, and
+//! Arrow IPC streams), and [`ChunkStream::into_reader`] gives an arrow `RecordBatchReader`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // With some readers compiled out, their shared plumbing is partly unused: not worth a cfg each.
 #![cfg_attr(

@@ -35,7 +35,7 @@ impl StreamingLoaderBuilder {
         self
     }
 
-    /// Memory limit in bytes (default 2000 MiB, [`DEFAULT_MEMORY_LIMIT`]; `mem_monitor::MIB`
+    /// Memory limit in bytes (default 2000 MiB, [`DEFAULT_MEMORY_LIMIT`](crate::DEFAULT_MEMORY_LIMIT); `mem_monitor::MIB`
     /// and [`mb_to_bytes`](mem_monitor::mb_to_bytes) convert from MB). A stream stays under it plus
     /// [`BASELINE_MB`](crate::BASELINE_MB), or ends with [`StreamError::OverBudget`]: chunks are
     /// also cut at a sixteenth of it in decoded bytes (at most

@@ -10,6 +10,8 @@ pub(crate) mod ipc;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
 #[cfg(feature = "parquet")]
+mod parquet_checks;
+#[cfg(feature = "parquet")]
 mod parquet_footer;
 #[cfg(feature = "parquet")]
 mod parquet_pages;
