@@ -96,7 +96,7 @@ pub use npy::{read_npy, write_npy};
 pub use precision::Precision;
 pub use service::{CacheService, SaveReport};
 pub use stats::{EnhancedCacheStats, EntryStats, PRECISION_NOTE};
-pub use zcache::{Codec, InnerCodec};
+pub use zcache::{Codec, InnerCodec, RedisTier, SharedTierStats};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
