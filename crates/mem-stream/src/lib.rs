@@ -58,7 +58,7 @@
         feature = "ipc",
         feature = "excel"
     )),
-    allow(dead_code, unreachable_code, unused_imports)
+    allow(dead_code, unreachable_code, unused_imports, unused_variables)
 )]
 #![deny(missing_docs)]
 
