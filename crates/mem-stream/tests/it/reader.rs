@@ -230,3 +230,49 @@ fn chunk_metadata_serializes() {
     assert!(v["widenings"].is_array(), "{v}");
     assert!((v["progress"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{v}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Mutated IPC streams and CSV text (with every dialect option on) through a reader: an
+    /// error naming the input or a clean end, never a panic.
+    #[test]
+    fn mutated_input_through_a_reader_never_panics(
+        flips in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 1..8),
+        cut in 0usize..4096,
+        csv in proptest::prelude::any::<bool>(),
+    ) {
+        let (mut bytes, format) = if csv {
+            let mut t = String::from("# c\nid,name\n");
+            for i in 0..200 {
+                t.push_str(&format!("{i},\"a\\\"{i}\"\nN/A,x\n"));
+            }
+            (t.into_bytes(), FileFormat::CSV)
+        } else {
+            (ipc_stream_bytes(300), FileFormat::ArrowStream)
+        };
+        for (at, b) in flips {
+            let n = bytes.len();
+            bytes[at % n] = b;
+        }
+        bytes.truncate(cut.max(1).min(bytes.len()));
+        let opts = mem_stream::CsvOptions::new()
+            .comment(b'#')
+            .escape(b'\\')
+            .null_values(["N/A"])
+            .encoding(mem_stream::Encoding::Latin1);
+        let loader = StreamingLoader::builder()
+            .memory_limit(64 * mem_stream::MIB)
+            .chunk_size(50)
+            .csv(opts)
+            .build()
+            .unwrap();
+        match loader.stream_reader(std::io::Cursor::new(bytes), format, "<stdin>").and_then(count) {
+            Ok(_) => {}
+            Err(e) => {
+                let msg = e.to_string();
+                proptest::prop_assert!(msg.starts_with("<stdin>") && !msg.contains('\n'), "{}", msg);
+            }
+        }
+    }
+}
