@@ -259,7 +259,8 @@ impl ChunkStream {
         }
     }
 
-    /// Halves the target under pressure, doubles it back after a run of comfortable chunks.
+    /// Halves the target at High (or when RSS plus a chunk would pass the limit), holds it at
+    /// Medium, and doubles it back after a run of comfortable chunks at Low.
     fn adapt(&mut self, bytes: usize, rss: u64, level: PressureLevel) {
         if !self.cfg.adapt {
             return;
@@ -274,7 +275,10 @@ impl ChunkStream {
                 self.target.store(halved, Ordering::Relaxed);
             }
             self.healthy = 0;
-        } else if current < self.cfg.chunk_size && rss.saturating_add(4 * bytes as u64) < limit {
+        } else if level == PressureLevel::Low
+            && current < self.cfg.chunk_size
+            && rss.saturating_add(4 * bytes as u64) < limit
+        {
             self.healthy += 1;
             if self.healthy >= GROW_AFTER {
                 let grown = current.saturating_mul(2).min(self.cfg.chunk_size);

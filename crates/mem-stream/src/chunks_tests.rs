@@ -69,6 +69,11 @@ fn halves_to_the_floor_then_grows_back() {
     assert_eq!(sizes, vec![500, 250, 125, 100, 100, 100]);
     s.adapt(10, 0, PressureLevel::High);
     assert_eq!(target.load(Ordering::Relaxed), 100);
+    // Medium holds the size: no growth however comfortable the chunks are.
+    for _ in 0..16 {
+        s.adapt(10, 0, PressureLevel::Medium);
+    }
+    assert_eq!(target.load(Ordering::Relaxed), 100);
     let mut grown = Vec::new();
     for _ in 0..16 {
         s.adapt(10, 0, PressureLevel::Low);
