@@ -134,3 +134,45 @@ fn every_automatic_action_happens() {
     );
     manager.stop();
 }
+
+#[test]
+fn manager_drives_streams() {
+    let _serial = crate::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut text = String::from("id,word\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("{i},w{}\n", i % 13));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let config = Config {
+        streaming_chunk_size: 4000,
+        memory_profile: false,
+        // No thread: the level changes at `check_now`, after the stream is open.
+        memory_monitoring: false,
+        ..Config::default()
+    };
+    // Thresholds this process is always over: the manager goes High at its first sample.
+    let manager = MemoryManager::builder(config)
+        .thresholds(Thresholds {
+            process_medium_bytes: 1,
+            process_high_bytes: 2,
+            system_medium_percent: 100.0,
+            system_high_percent: 100.0,
+        })
+        .interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let loader = manager.streaming_loader().build().unwrap();
+    let stream = loader.stream(&csv).unwrap();
+    wait_for(&manager, PressureLevel::High);
+    let sizes: Vec<usize> = stream.map(|c| c.unwrap().1.rows).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 40_000);
+    assert!(
+        sizes.iter().rev().take(3).all(|&n| n < 4000),
+        "chunks shrink once the manager is High: {sizes:?}"
+    );
+    // The stream was open at the change: the manager recorded that it followed.
+    assert!(count(&manager, Action::SmallerChunks) >= 1);
+    manager.stop();
+}
