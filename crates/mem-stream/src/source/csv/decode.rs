@@ -28,6 +28,8 @@ pub(super) struct DecodeConfig {
     pub record_cap: usize,
     /// The empty field or one of the options' null values, whole (none: only the empty field).
     pub null_regex: Option<regex::Regex>,
+    /// The direct decoder's plan, when it reads this dialect and these column types.
+    pub direct: Option<super::direct::Plan>,
 }
 
 /// The regex Arrow's decoder reads nulls with: the empty field or one of `values`, whole.
@@ -135,6 +137,11 @@ impl DecodeConfig {
             crate::options::Encoding::Latin1 => super::latin1::to_utf8(&block.data),
             _ => std::borrow::Cow::Borrowed(block.data.as_slice()),
         };
+        if let Some(plan) = &self.direct
+            && let Some(batch) = super::direct::decode(plan, self.null_regex.as_ref(), &text)
+        {
+            return Ok(batch);
+        }
         self.decode_inner(&text, block.records).map_err(|e| {
             infer::locate_mismatch(
                 &self.path,

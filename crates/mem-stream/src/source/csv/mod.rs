@@ -7,6 +7,8 @@
 //! more than a record's share is an error naming its line.
 
 mod decode;
+mod direct;
+mod fast_parse;
 mod infer;
 mod latin1;
 mod split;
@@ -184,7 +186,14 @@ impl CsvSource {
             budget,
             record_cap: 0,
             null_regex: decode::null_regex(path, &opts_nulls)?,
+            direct: None,
         };
+        config.direct = direct::Plan::new(
+            &config.schema,
+            config.projection.as_deref(),
+            delimiter,
+            &config.opts,
+        );
         let cost = config.cost();
         let per_record = cost.per_record.saturating_add(cost.per_byte);
         if per_record > budget.record_max() {
