@@ -1,11 +1,18 @@
-//! `membound cache stats|verify|optimize|clear --dir DIR [--json]`: inspect and maintain a zcache
-//! disk directory.
+//! `membound cache stats|verify|optimize|clear --dir DIR [--json] [--redis URL]`: inspect and
+//! maintain a zcache disk directory.
 //!
 //! `stats` and `verify` only look: the directory is opened read-only and nothing in it changes
 //! (`verify --repair` removes damaged and expired entries). `optimize` and `clear` remove files;
 //! every removal that fails is reported and makes the exit code non-zero. Only regular files
 //! are entries: a FIFO, device, directory or symbolic link under an entry's name is "foreign",
 //! never opened, never removed.
+//!
+//! `--redis URL` (or `MEMBOUND_REDIS_URL`) attaches the shared tier on Redis or Valkey (see
+//! [`RedisArgs`], also used by `membound embeddings`): every command then reports the shared
+//! tier's figures (endpoint with the password as `***`, hits, misses and why, errors,
+//! timeouts, the circuit breaker, writes, the queue, bytes on the wire). The maintenance
+//! commands act on the local directory only: Redis keeps its copies (its own `maxmemory`
+//! policy evicts them).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
-use zcache::{CacheStats, CompressedCache};
+use zcache::{CacheStats, CompressedCache, RedisTier, SharedTierStats};
 
 use crate::output::one_line;
 
@@ -23,6 +30,163 @@ use crate::output::one_line;
 pub struct Args {
     #[command(subcommand)]
     action: Action,
+    #[command(flatten)]
+    redis: RedisArgs,
+}
+
+/// The shared tier's flags, global to `membound cache` and `membound embeddings`.
+#[derive(Clone, clap::Args)]
+pub(crate) struct RedisArgs {
+    /// Share entries through Redis or Valkey after the local memory and disk tiers:
+    /// redis://[user][:password@]host[:port][/db] (also valkey://, unix:///path.sock). The
+    /// password is never printed (it shows as ***); prefer the environment variable to keep it
+    /// out of the shell's history and the process list.
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        global = true,
+        env = "MEMBOUND_REDIS_URL",
+        hide_env_values = true
+    )]
+    url: Option<String>,
+    /// The namespace of the keys in Redis (every key is PREFIX:<hash>): caches with different
+    /// prefixes on one server never see each other's entries.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        global = true,
+        default_value = "membound",
+        env = "MEMBOUND_REDIS_PREFIX"
+    )]
+    redis_prefix: String,
+    /// How long one request to Redis may take, connecting included, in milliseconds (large
+    /// values get more at 100 MB/s); past it the request is a counted timeout, never an error.
+    #[arg(
+        long,
+        value_name = "MS",
+        global = true,
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000)
+    )]
+    redis_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for RedisArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisArgs")
+            .field("url", &self.url.as_deref().map(zcache::redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .finish()
+    }
+}
+
+/// How long a command waits, before it exits, for its writes to reach Redis.
+pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl RedisArgs {
+    /// The tier the flags describe, `None` without a URL (an empty one counts as none).
+    pub(crate) fn tier(&self) -> Option<RedisTier> {
+        let url = self.url.as_deref().filter(|u| !u.trim().is_empty())?;
+        Some(
+            RedisTier::new(url)
+                .prefix(self.redis_prefix.as_str())
+                .timeout(Duration::from_millis(self.redis_timeout_ms)),
+        )
+    }
+
+    /// True when a URL was given.
+    pub(crate) fn enabled(&self) -> bool {
+        self.url.as_deref().is_some_and(|u| !u.trim().is_empty())
+    }
+}
+
+/// Waits (at most [`SYNC_TIMEOUT`]) for the writes queued for the shared tier, then warns on
+/// stderr about those that did not reach it: the local cache has them, so this is never an
+/// error. Nothing happens without a shared tier.
+pub(crate) fn finish_shared(cache: &CompressedCache) {
+    let Some(before) = cache.shared_stats() else {
+        return;
+    };
+    let synced = cache.sync_shared(SYNC_TIMEOUT);
+    let s = cache.shared_stats().unwrap_or(before);
+    if !synced {
+        eprintln!(
+            "warning: shared tier {}: {} write(s) ({}) still queued after {} s; they are written \
+             while the command exits, or dropped if Redis stays unreachable",
+            s.endpoint,
+            s.queued,
+            mem_monitor::format_bytes(s.queued_bytes),
+            SYNC_TIMEOUT.as_secs()
+        );
+    }
+    if s.writes_dropped + s.write_failures > 0 {
+        eprintln!(
+            "warning: shared tier {}: {} write(s) did not reach Redis ({} dropped, {} failed; \
+             {} error(s), {} timeout(s)); the local cache has them",
+            s.endpoint,
+            s.writes_dropped + s.write_failures,
+            s.writes_dropped,
+            s.write_failures,
+            s.errors,
+            s.timeouts
+        );
+    }
+}
+
+/// The shared tier's figures as table rows.
+pub(crate) fn shared_rows(s: &SharedTierStats) -> Vec<(&'static str, String)> {
+    let state = if s.breaker_open {
+        "bypassed (circuit breaker open: unreachable or failing)"
+    } else if s.errors + s.timeouts > 0 {
+        "reachable (with faults, see below)"
+    } else {
+        "reachable"
+    };
+    let bytes = mem_monitor::format_bytes;
+    vec![
+        ("shared tier", s.endpoint.clone()),
+        ("shared prefix", s.prefix.clone()),
+        ("shared state", state.to_owned()),
+        ("shared hits", s.hits.to_string()),
+        (
+            "shared misses",
+            format!(
+                "{} (torn {}, damaged {}, too large {}, unreadable {}, bypassed {})",
+                s.misses, s.torn, s.corrupt, s.too_large, s.unreadable, s.bypassed
+            ),
+        ),
+        ("shared errors", s.errors.to_string()),
+        ("shared timeouts", s.timeouts.to_string()),
+        ("shared breaker opened", s.breaker_opened.to_string()),
+        (
+            "shared writes",
+            format!(
+                "{} ({} chunked; {} dropped, {} failed; {} removals)",
+                s.writes, s.chunked_writes, s.writes_dropped, s.write_failures, s.removes
+            ),
+        ),
+        (
+            "shared write mode",
+            if s.write_through {
+                "write-through"
+            } else {
+                "background queue"
+            }
+            .to_owned(),
+        ),
+        (
+            "shared queue",
+            format!(
+                "{} op(s), {} of {}",
+                s.queued,
+                bytes(s.queued_bytes),
+                bytes(s.queue_limit_bytes)
+            ),
+        ),
+        ("shared bytes read", bytes(s.bytes_read)),
+        ("shared bytes written", bytes(s.bytes_written)),
+    ]
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -35,7 +199,8 @@ enum Action {
     Verify(VerifyArgs),
     /// Remove damaged and expired entries and enforce the disk budget.
     Optimize(OptimizeArgs),
-    /// Remove every entry (files that are not regular files are left alone).
+    /// Remove every entry (files that are not regular files are left alone; a shared tier on
+    /// Redis keeps its copies).
     Clear(Common),
 }
 
@@ -85,6 +250,7 @@ pub(crate) fn check_dir(dir: &Path) -> anyhow::Result<()> {
 
 fn open(
     common: &Common,
+    redis: &RedisArgs,
     max_disk_mb: Option<f64>,
     read_only: bool,
 ) -> anyhow::Result<CompressedCache> {
@@ -95,7 +261,11 @@ fn open(
             common.max_entry_mb
         );
     }
-    CompressedCache::builder()
+    let mut builder = CompressedCache::builder();
+    if let Some(tier) = redis.tier() {
+        builder = builder.shared(tier);
+    }
+    builder
         .max_memory(0)
         .enable_disk_cache(&common.dir)
         // Opening never evicts; only `optimize --max-disk-mb` enforces a budget.
@@ -107,25 +277,33 @@ fn open(
         .with_context(|| format!("opening cache directory {}", common.dir.display()))
 }
 
-/// Prints `value` as one JSON object (with `dir` added) or `table` as aligned rows.
+/// Prints `value` as one JSON object (with `dir` added, and `shared` when the cache has a
+/// shared tier) or `table` as aligned rows (then the shared tier's rows).
 fn emit(
     json: bool,
     dir: &Path,
+    cache: &CompressedCache,
     value: &impl Serialize,
     table: &[(&str, String)],
 ) -> anyhow::Result<()> {
+    let shared = cache.shared_stats();
     let mut out = std::io::stdout().lock();
     if json {
         let mut value = serde_json::to_value(value)?;
         if let Some(obj) = value.as_object_mut() {
             obj.insert("dir".into(), dir.display().to_string().into());
+            if let Some(s) = &shared {
+                obj.insert("shared".into(), serde_json::to_value(s)?);
+            }
         }
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        let width = table.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut rows: Vec<(&str, String)> = table.to_vec();
+        rows.extend(shared.as_ref().map(shared_rows).unwrap_or_default());
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         writeln!(out, "{:<width$}  {}", "directory", dir.display())?;
-        for (k, v) in table {
+        for (k, v) in &rows {
             writeln!(out, "{k:<width$}  {v}")?;
         }
     }
@@ -168,20 +346,23 @@ struct ClearOutput {
 
 /// Runs `membound cache`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let r = &args.redis;
     match args.action {
-        Action::Stats(c) => stats(&c),
-        Action::Verify(v) => verify(&v),
-        Action::Optimize(o) => optimize(&o),
-        Action::Clear(c) => clear(&c),
+        Action::Stats(c) => stats(&c, r),
+        Action::Verify(v) => verify(&v, r),
+        Action::Optimize(o) => optimize(&o, r),
+        Action::Clear(c) => clear(&c, r),
     }
     .map_err(|e| one_line(&e))
 }
 
-fn stats(c: &Common) -> anyhow::Result<ExitCode> {
-    let s = open(c, None, true)?.get_stats();
+fn stats(c: &Common, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
+    let cache = open(c, redis, None, true)?;
+    let s = cache.get_stats();
     emit(
         c.json,
         &c.dir,
+        &cache,
         &s,
         &[
             ("entries", s.disk_entries.to_string()),
@@ -201,11 +382,12 @@ fn stats(c: &Common) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(v: &VerifyArgs) -> anyhow::Result<ExitCode> {
+fn verify(v: &VerifyArgs, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
     let c = &v.common;
     let context = || format!("verifying {}", c.dir.display());
     // One read-only pass finds everything; a repair pass (only when needed) removes.
-    let r = open(c, None, true)?.verify().with_context(context)?;
+    let looked = open(c, redis, None, true)?;
+    let r = looked.verify().with_context(context)?;
     let mut out = VerifyOutput {
         good: r.good,
         corrupt: r.corrupt,
@@ -218,10 +400,11 @@ fn verify(v: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let mut after = None;
     if v.repair && r.corrupt + r.expired > 0 {
-        let cache = open(c, None, false)?;
+        let cache = open(c, redis, None, false)?;
         cache.verify().with_context(context)?;
         let s = cache.get_stats();
         (out.removed, out.remove_failed) = (s.removed_files, s.remove_failures);
+        finish_shared(&cache);
         after = Some(s);
     }
     let fate = if v.repair { "removed" } else { "left in place" };
@@ -229,6 +412,7 @@ fn verify(v: &VerifyArgs) -> anyhow::Result<ExitCode> {
     emit(
         c.json,
         &c.dir,
+        &looked,
         &out,
         &[
             ("good", out.good.to_string()),
@@ -242,18 +426,20 @@ fn verify(v: &VerifyArgs) -> anyhow::Result<ExitCode> {
     after.map_or(Ok(ExitCode::SUCCESS), |s| removal_failures(&c.dir, &s))
 }
 
-fn optimize(o: &OptimizeArgs) -> anyhow::Result<ExitCode> {
+fn optimize(o: &OptimizeArgs, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
     if let Some(mb) = o.max_disk_mb
         && (!mb.is_finite() || mb < 0.0)
     {
         bail!("--max-disk-mb must be a number >= 0, got {mb}");
     }
-    let cache = open(&o.common, o.max_disk_mb, false)?;
+    let cache = open(&o.common, redis, o.max_disk_mb, false)?;
     let r = cache.optimize();
     let s = cache.get_stats();
+    finish_shared(&cache);
     emit(
         o.common.json,
         &o.common.dir,
+        &cache,
         &r,
         &[
             ("expired removed", r.expired_removed.to_string()),
@@ -267,11 +453,12 @@ fn optimize(o: &OptimizeArgs) -> anyhow::Result<ExitCode> {
     removal_failures(&o.common.dir, &s)
 }
 
-fn clear(c: &Common) -> anyhow::Result<ExitCode> {
-    let cache = open(c, None, false)?;
+fn clear(c: &Common, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
+    let cache = open(c, redis, None, false)?;
     // A failure is in the stats (counted, first error kept); report what really happened.
     let cleared = cache.clear();
     let s = cache.get_stats();
+    finish_shared(&cache);
     let out = ClearOutput {
         removed: s.removed_files,
         remove_failed: s.remove_failures,
@@ -280,6 +467,7 @@ fn clear(c: &Common) -> anyhow::Result<ExitCode> {
     emit(
         c.json,
         &c.dir,
+        &cache,
         &out,
         &[
             ("removed", out.removed.to_string()),

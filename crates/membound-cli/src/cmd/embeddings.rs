@@ -10,6 +10,13 @@
 //! `export` and `stats` open the cache read-only. Inputs must be regular files (a FIFO or
 //! device cannot be read in bounded memory); the texts file may hold at most
 //! [`zcache_service::MAX_TEXTS_BYTES`], one line per matrix row.
+//!
+//! `--redis URL` (or `MEMBOUND_REDIS_URL`, with `--redis-prefix`, see
+//! [`RedisArgs`](super::cache::RedisArgs)) shares entries through Redis or Valkey: `import`
+//! also writes the entry there (and waits up to 5 s for it to arrive before exiting, warning
+//! when it did not: the local cache has it anyway), `export` finds there what the local
+//! directory lacks (the directory may then be missing: a second machine needs no cache of its
+//! own; it is still never written), and `stats` adds the shared tier's figures.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,7 +28,7 @@ use zcache_service::{
     read_texts_jsonl_with,
 };
 
-use super::cache::check_dir;
+use super::cache::{RedisArgs, check_dir, finish_shared, shared_rows};
 use crate::output::{check_output_target, one_line, write_atomically};
 
 /// Arguments of `membound embeddings`.
@@ -29,6 +36,8 @@ use crate::output::{check_output_target, one_line, write_atomically};
 pub struct Args {
     #[command(subcommand)]
     command: Sub,
+    #[command(flatten)]
+    redis: RedisArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -75,7 +84,8 @@ struct ExportArgs {
     /// device, FIFO, symbolic link or directory there is refused).
     #[arg(long)]
     out: PathBuf,
-    /// The cache directory.
+    /// The cache directory (read, never written; with --redis it may be missing, and what it
+    /// lacks comes from Redis).
     #[arg(long)]
     dir: PathBuf,
     /// Also write the texts as JSON Lines here (same rules as --out).
@@ -114,30 +124,44 @@ struct ImportJson<'a> {
     ratio: f64,
     texts_stored_bytes: u64,
     entry_bytes: u64,
+    /// With `--redis`: the shared tier's figures after the write (bytes on the wire included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared: Option<zcache::SharedTierStats>,
 }
 
 /// Runs `membound embeddings`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let r = &args.redis;
     match args.command {
-        Sub::Import(a) => import(a),
-        Sub::Export(a) => export(a),
-        Sub::Stats(a) => stats(a),
+        Sub::Import(a) => import(a, r),
+        Sub::Export(a) => export(a, r),
+        Sub::Stats(a) => stats(a, r),
     }
     .map_err(|e| one_line(&e))
 }
 
-/// Opens an existing cache directory read-only (reading never creates, repairs or removes).
-fn open_existing(dir: &Path) -> anyhow::Result<CacheService> {
-    check_dir(dir)?;
-    CacheService::builder()
-        .cache_dir(dir)
-        .hot_tier(64 << 20)
-        .read_only(true)
+/// Opens an existing cache directory read-only (reading never creates, repairs or removes),
+/// with the shared tier when `--redis` names one. With a shared tier and no directory at
+/// `dir`, the service has no disk tier: everything comes from Redis.
+fn open_existing(dir: &Path, redis: &RedisArgs) -> anyhow::Result<CacheService> {
+    let mut builder = CacheService::builder().hot_tier(64 << 20).read_only(true);
+    let missing = matches!(
+        std::fs::symlink_metadata(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    if !(missing && redis.enabled()) {
+        check_dir(dir)?;
+        builder = builder.cache_dir(dir);
+    }
+    if let Some(tier) = redis.tier() {
+        builder = builder.shared_tier(tier);
+    }
+    builder
         .build()
         .with_context(|| format!("opening the cache in {}", dir.display()))
 }
 
-fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
+fn import(a: ImportArgs, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
     if a.dir.exists() {
         check_dir(&a.dir)?;
     }
@@ -154,10 +178,14 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             embeddings.rows()
         );
     }
-    let service = CacheService::builder()
+    let mut builder = CacheService::builder()
         .cache_dir(&a.dir)
         .max_cache_size(mem_monitor::mb_to_bytes(a.max_size_gb * 1024.0).max(1))
-        .hot_tier(0)
+        .hot_tier(0);
+    if let Some(tier) = redis.tier() {
+        builder = builder.shared_tier(tier);
+    }
+    let service = builder
         .build()
         .with_context(|| format!("opening the cache in {}", a.dir.display()))?;
     let model = ModelInfo::new(&a.model);
@@ -177,6 +205,8 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             a.max_size_gb
         );
     }
+    // Before the process exits: the background queue carries the entry to Redis.
+    finish_shared(service.compressed_cache());
     let mut out = std::io::stdout().lock();
     if a.json {
         let line = ImportJson {
@@ -191,6 +221,7 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
             ratio: report.matrix_ratio,
             texts_stored_bytes: report.texts_stored_bytes,
             entry_bytes: report.stored_bytes,
+            shared: service.compressed_cache().shared_stats(),
         };
         serde_json::to_writer(&mut out, &line)?;
         writeln!(out)?;
@@ -200,7 +231,7 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+fn export(a: ExportArgs, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
     // Refuse a bad target before reading anything.
     check_output_target(&a.out)?;
     if let Some(path) = &a.texts_out {
@@ -209,10 +240,20 @@ fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             bail!("{}: given as both --out and --texts-out", path.display());
         }
     }
-    let service = open_existing(&a.dir)?;
+    let service = open_existing(&a.dir, redis)?;
     let Some((embeddings, texts)) = service.get_cached_embeddings_fast(&a.key)? else {
+        let shared = service
+            .compressed_cache()
+            .shared_stats()
+            .map_or_else(String::new, |s| {
+                format!(
+                    " nor in the shared tier {} (prefix {}; {} damaged, {} torn, {} error(s), \
+                     {} timeout(s), {} bypassed)",
+                    s.endpoint, s.prefix, s.corrupt, s.torn, s.errors, s.timeouts, s.bypassed
+                )
+            });
         bail!(
-            "no valid entry for key {:?} in {} (missing or damaged)",
+            "no valid entry for key {:?} in {}{shared} (missing or damaged)",
             a.key,
             a.dir.display()
         );
@@ -246,13 +287,19 @@ const PRECISION_NOTE: &str = "the guide's 'Embedding Cache 800 MB -> 240 MB' (0.
 --precision int8 (~0.25 of raw, min cosine ~0.9999); lossless f32 stops near 0.84 of raw (the low \
 bytes of a real embedding's floats are noise); --precision f16 gives ~0.42 (min cosine ~0.999999)";
 
-fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
-    let service = open_existing(&a.dir)?;
+fn stats(a: StatsArgs, redis: &RedisArgs) -> anyhow::Result<ExitCode> {
+    check_dir(&a.dir)?;
+    let service = open_existing(&a.dir, redis)?;
     let mut stats = service.get_enhanced_cache_stats();
     PRECISION_NOTE.clone_into(&mut stats.precision_note);
+    let shared = service.compressed_cache().shared_stats();
     let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer(&mut out, &stats)?;
+        let mut value = serde_json::to_value(&stats)?;
+        if let (Some(obj), Some(s)) = (value.as_object_mut(), &shared) {
+            obj.insert("shared".into(), serde_json::to_value(s)?);
+        }
+        serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -286,6 +333,13 @@ fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         stats.compression_savings_mb
     )?;
     writeln!(out, "note: {}", stats.precision_note)?;
+    if let Some(s) = &shared {
+        let rows = shared_rows(s);
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in &rows {
+            writeln!(out, "{k:<width$}  {v}")?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
