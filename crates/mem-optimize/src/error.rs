@@ -47,6 +47,16 @@ pub enum OptimizeError {
         /// Why not.
         reason: &'static str,
     },
+    /// A column or row index is past the end of a compact batch or table.
+    #[error("{what} {index} is out of range ({len} in all)")]
+    OutOfRange {
+        /// What was indexed: `"column"` or `"row"`.
+        what: &'static str,
+        /// The index asked for.
+        index: usize,
+        /// How many there are.
+        len: usize,
+    },
     /// An option or builder setting is out of range.
     #[error("invalid setting: {0}")]
     InvalidConfig(String),

@@ -10,6 +10,8 @@
 //!   (and saying so), with [`StreamOptimizer::conform`] to bring earlier chunks up to date.
 //! - [`optimize_array`] does the same for numeric slices and Arrow primitive arrays, with an
 //!   optional target type (exact unless explicitly lossy).
+//! - [`CompactBatch`] / [`CompactTable`] hold text columns compressed with FSST (a static
+//!   symbol table per column), any row readable alone, decoded back to Arrow on demand.
 //! - [`batch_memory_size`] counts each Arrow buffer once, even when slices share it.
 //! - [`LruCache`] bounds entries and/or bytes on `moka`, calling a cleanup callback with the
 //!   [`EvictionCause`] of every entry that leaves.
@@ -38,6 +40,7 @@
 mod array;
 mod batch;
 mod cache;
+mod compact;
 mod dict;
 mod error;
 mod options;
@@ -53,7 +56,12 @@ pub use array::{
 };
 pub use batch::optimize_batch;
 pub use cache::{CacheStats, EvictionCause, LruCache, LruCacheBuilder};
+pub use compact::{
+    CompactBatch, CompactColumnReport, CompactEncoding, CompactOptions, CompactReport,
+    CompactTable, DEFAULT_SAMPLE_BYTES, MAX_SAMPLE_BYTES,
+};
 pub use error::OptimizeError;
+pub use mem_monitor::{GIB, KIB, MIB};
 pub use options::{DictionaryThreshold, OptimizeOptions};
 pub use release::{
     PurgeHookHandle, PurgeRegistry, ReleaseReport, register_purge_hook, register_purge_hook_dyn,
