@@ -37,6 +37,7 @@ pub(crate) struct Config {
     pub sync_writes: bool,
     pub read_only: bool,
     pub shared: Option<RedisTier>,
+    pub recompress: crate::recompress::Settings,
 }
 
 /// Builds a [`CompressedCache`]. Defaults: 500 MB memory, [`Codec::Auto`], no disk tier
@@ -56,6 +57,7 @@ pub struct CacheBuilder {
     sync_writes: bool,
     read_only: bool,
     shared: Option<RedisTier>,
+    recompress: crate::recompress::Settings,
 }
 
 impl Default for CacheBuilder {
@@ -72,6 +74,7 @@ impl Default for CacheBuilder {
             sync_writes: true,
             read_only: false,
             shared: None,
+            recompress: crate::recompress::Settings::default(),
         }
     }
 }
@@ -159,6 +162,40 @@ impl CacheBuilder {
         self
     }
 
+    /// Whether entries put under [`Codec::Auto`] follow their temperature (default on with the
+    /// `zstd` feature): a background thread recompresses those that stay cold with zstd at a
+    /// higher level (with a dictionary trained for their kind and key prefix once there is
+    /// one), so more fit the same budget; one that turns hot again gets its fast codec back,
+    /// once. Hits never recompress anything. The thread uses at most half a core and stops
+    /// when the cache is dropped.
+    pub fn background_recompression(mut self, on: bool) -> Self {
+        self.recompress.enabled = on && cfg!(feature = "zstd");
+        self
+    }
+
+    /// Whether the background recompression trains zstd dictionaries per value kind and key
+    /// prefix (the part before the first `:` or `/`) from samples of the values held, and
+    /// retrains when the ratio drifts (default on with the `zstd` feature). Dictionaries are
+    /// kept in memory and, with a disk tier, in its `dicts/` directory; an entry whose
+    /// dictionary is missing is a miss.
+    pub fn dictionaries(mut self, on: bool) -> Self {
+        self.recompress.dictionaries = on && cfg!(feature = "zstd");
+        self
+    }
+
+    /// How long an entry must have been held before it can count as cold (default 100 ms):
+    /// cold means fewer than 4 hits between two background passes.
+    pub fn recompress_after(mut self, age: Duration) -> Self {
+        self.recompress.cold_after = age;
+        self
+    }
+
+    /// The zstd level of cold entries (default 6).
+    pub fn cold_level(mut self, level: i32) -> Self {
+        self.recompress.level = level;
+        self
+    }
+
     /// Validates the settings, opens the disk tier and starts the cleanup thread.
     ///
     /// # Errors
@@ -185,6 +222,7 @@ impl CacheBuilder {
             ));
         }
         self.default_compression.validate()?;
+        Codec::Zstd(self.recompress.level).validate()?;
         if let Some(tier) = &self.shared {
             tier.validate()?;
         }
@@ -200,6 +238,7 @@ impl CacheBuilder {
             sync_writes: self.sync_writes,
             read_only: self.read_only,
             shared: self.shared,
+            recompress: self.recompress,
         })
     }
 }

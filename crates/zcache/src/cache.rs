@@ -8,11 +8,13 @@ use moka::notification::RemovalCause;
 
 use crate::builder::{CacheBuilder, Config, DiskPolicy};
 use crate::cleanup::Cleaner;
+use crate::dict::Dicts;
 use crate::disk::format::MAX_KEY_LEN;
 use crate::disk::{DiskStore, ReadOutcome};
-use crate::entry::{Stored, encode, now_ms};
+use crate::entry::{AUTO, Stored, encode, now_ms};
 use crate::error::CacheError;
 use crate::options::{EntryInfo, PutOptions, PutReport};
+use crate::recompress::Recompressor;
 use crate::shared::{SharedTier, SharedTierStats};
 use crate::stats::Counters;
 use crate::value::{CacheValue, ValueKind};
@@ -30,7 +32,15 @@ pub(crate) struct Inner {
     /// High pressure with a disk tier: the memory tier is empty and bypassed.
     pub disk_only: AtomicBool,
     pub cleanup_every_ms: AtomicU64,
+    /// The trained dictionaries (memory, and the disk tier's `dicts/`).
+    pub dicts: Dicts,
+    /// Locks taken by puts, removes and the background recompression per key stripe, so that
+    /// a recompressed copy never replaces a newer value or revives a removed one.
+    pub stripes: Box<[parking_lot::Mutex<()>]>,
 }
+
+/// Stripes of [`Inner::stripes`].
+const STRIPES: usize = 64;
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,10 +57,27 @@ impl Inner {
         Duration::from_millis(self.cleanup_every_ms.load(Ordering::Relaxed))
     }
 
+    /// The lock of `key`'s stripe.
+    pub(crate) fn stripe(&self, key: &str) -> &parking_lot::Mutex<()> {
+        let i = xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % self.stripes.len().max(1);
+        &self.stripes[i]
+    }
+
     pub(crate) fn insert_memory(&self, key: &str, stored: Arc<Stored>) {
+        let _guard = self.stripe(key).lock();
         Counters::add(&self.counters.memory_raw, stored.raw_len);
         Counters::add(&self.counters.memory_stored, stored.payload.len() as u64);
         self.memory.insert(key.to_owned(), stored);
+    }
+
+    /// Whether an entry read from disk or the shared tier can be decoded here: its
+    /// dictionary, if it names one, is found (else it is a miss, counted).
+    pub(crate) fn decodable(&self, s: &Stored) -> bool {
+        if s.dict == 0 || self.dicts.get(s.dict).is_some() {
+            return true;
+        }
+        Counters::add(&self.counters.dict_missing, 1);
+        false
     }
 
     /// Writes one entry to disk, counting the outcome.
@@ -113,6 +140,8 @@ fn on_removal(
 /// cleanup thread. See the [crate docs](crate) for an example.
 #[derive(Debug)]
 pub struct CompressedCache {
+    /// First, so that it is stopped and joined before the rest goes.
+    pub(crate) _recompressor: Option<Recompressor>,
     pub(crate) inner: Arc<Inner>,
     pub(crate) cleaner: Option<Cleaner>,
 }
@@ -170,7 +199,10 @@ impl CompressedCache {
             None => None,
         };
         let every = u64::try_from(config.cleanup_interval.as_millis()).unwrap_or(u64::MAX);
+        let dicts = Dicts::new(config.disk_dir.as_deref(), config.read_only);
         let inner = Arc::new(Inner {
+            dicts,
+            stripes: (0..STRIPES).map(|_| parking_lot::Mutex::new(())).collect(),
             config,
             memory,
             disk,
@@ -181,7 +213,12 @@ impl CompressedCache {
             cleanup_every_ms: AtomicU64::new(every),
         });
         let cleaner = Cleaner::spawn(&inner)?;
-        Ok(Self { inner, cleaner })
+        let recompressor = Recompressor::spawn(&inner)?;
+        Ok(Self {
+            _recompressor: recompressor,
+            inner,
+            cleaner,
+        })
     }
 
     /// Stores `value` under `key` with the default codec and TTL.
@@ -221,7 +258,7 @@ impl CompressedCache {
         let Some(stored) = self.inner.lookup(key) else {
             return Ok(None);
         };
-        match stored.decode::<V>(key) {
+        match stored.decode::<V>(key, &self.inner.dicts) {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_corruption() => {
                 Counters::add(&self.inner.counters.corrupt, 1);
@@ -273,6 +310,7 @@ impl CompressedCache {
             .compression
             .unwrap_or(inner.config.default_compression);
         codec.validate()?;
+        let flags = if codec == crate::Codec::Auto { AUTO } else { 0 };
         let (codec, payload) = encode(raw, kind, codec, inner.harder.load(Ordering::Relaxed))?;
         let now = now_ms();
         let ttl = options.ttl.or(inner.config.default_ttl);
@@ -280,15 +318,16 @@ impl CompressedCache {
             now.saturating_add(u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
                 .max(1)
         });
-        let stored = Arc::new(Stored {
+        let stored = Arc::new(Stored::new(
             kind,
             codec,
-            raw_len: raw.len() as u64,
-            created_ms: now,
+            raw.len() as u64,
+            now,
             expires_ms,
-            payload: payload.into_boxed_slice(),
-            on_disk: AtomicBool::new(false),
-        });
+            payload.into_boxed_slice(),
+            0,
+            flags,
+        ));
         let mut report = PutReport {
             kind,
             codec,
@@ -301,7 +340,10 @@ impl CompressedCache {
         };
         Counters::add(&inner.counters.puts, 1);
         if inner.disk.is_some() && inner.disk_only.load(Ordering::Relaxed) {
-            inner.memory.invalidate(key);
+            {
+                let _guard = inner.stripe(key).lock();
+                inner.memory.invalidate(key);
+            }
             inner.write_disk(key, &stored)?;
             report.on_disk = true;
             report.on_shared = inner.shared.as_ref().is_some_and(|s| s.put(key, &stored));
@@ -348,7 +390,10 @@ impl CompressedCache {
     /// # Errors
     /// An I/O error removing the disk file.
     pub fn remove_local(&self, key: &str) -> Result<bool, CacheError> {
-        let in_memory = self.inner.memory.remove(key).is_some();
+        let in_memory = {
+            let _guard = self.inner.stripe(key).lock();
+            self.inner.memory.remove(key).is_some()
+        };
         let on_disk = match &self.inner.disk {
             Some(d) => d.remove(key)?,
             None => false,
@@ -399,7 +444,11 @@ impl CompressedCache {
                 path: d.dir().to_owned(),
             });
         }
-        self.inner.memory.invalidate_all();
+        {
+            // Every stripe: no background recompression lands between these two lines.
+            let _guards: Vec<_> = self.inner.stripes.iter().map(|m| m.lock()).collect();
+            self.inner.memory.invalidate_all();
+        }
         self.inner.memory.run_pending_tasks();
         match &self.inner.disk {
             Some(d) => d.clear(),
@@ -492,6 +541,9 @@ impl Inner {
             return Some(s);
         }
         let s = Arc::new(self.shared.as_ref()?.get(key)?);
+        if !self.decodable(&s) {
+            return None;
+        }
         if !disk_only && self.config.max_memory_bytes > 0 {
             self.insert_memory(key, Arc::clone(&s));
         }
@@ -511,6 +563,7 @@ impl Inner {
             if let Some(s) = self.memory.get(key) {
                 // The clock is read only for entries that can expire (it is most of a small get).
                 if s.expires_ms == 0 || !s.is_expired(now_ms()) {
+                    s.touch();
                     Counters::add(&self.counters.memory_hits, 1);
                     return Some(s);
                 }
@@ -521,7 +574,7 @@ impl Inner {
         }
         let disk = self.disk.as_ref()?;
         match disk.read(key) {
-            Ok(ReadOutcome::Hit(s)) => {
+            Ok(ReadOutcome::Hit(s)) if self.decodable(&s) => {
                 Counters::add(&self.counters.disk_hits, 1);
                 let s = Arc::new(s);
                 if !disk_only && self.config.max_memory_bytes > 0 {
@@ -529,7 +582,7 @@ impl Inner {
                 }
                 return Some(s);
             }
-            Ok(ReadOutcome::Miss) => {}
+            Ok(ReadOutcome::Miss | ReadOutcome::Hit(_)) => {}
             Ok(ReadOutcome::Expired) => Counters::add(&self.counters.expirations, 1),
             Ok(ReadOutcome::Corrupt) => Counters::add(&self.counters.corrupt, 1),
             Ok(ReadOutcome::TooLarge) => Counters::add(&self.counters.skipped, 1),

@@ -1,10 +1,11 @@
 //! One stored entry (compressed payload plus what is needed to decode and expire it), and the
 //! choice of codec for a value.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::codec::Codec;
+use crate::dict::Dicts;
 use crate::error::CacheError;
 use crate::value::{CacheValue, ValueKind};
 
@@ -37,10 +38,24 @@ pub(crate) struct Stored {
     /// Expiry in ms since the epoch; 0 = never.
     pub expires_ms: u64,
     pub payload: Box<[u8]>,
-    /// Set when a current copy of this very entry is known to be on disk, so that spilling it
-    /// again on eviction is skipped.
-    pub on_disk: AtomicBool,
+    /// The trained zstd dictionary the payload needs (0: none), see [`crate::dict`].
+    pub dict: u32,
+    /// [`ON_DISK`], [`AUTO`], [`COLD`], [`SETTLED`].
+    pub flags: AtomicU8,
+    /// Memory-tier hits since the background pass last looked (saturates at [`HOT`]).
+    pub heat: AtomicU32,
 }
+
+/// A current copy of this very entry is known to be on disk (spilling it again is skipped).
+pub(crate) const ON_DISK: u8 = 1;
+/// Put under `Codec::Auto`: the background pass may change its codec.
+pub(crate) const AUTO: u8 = 2;
+/// Recompressed by the background pass because it stayed cold.
+pub(crate) const COLD: u8 = 4;
+/// Never to be recompressed again (hot when the pass looked, or already restored once).
+pub(crate) const SETTLED: u8 = 8;
+/// Hits that make an entry hot (the counter stops there: no write on the hit path after it).
+pub(crate) const HOT: u32 = 4;
 
 impl Stored {
     pub(crate) fn is_expired(&self, now: u64) -> bool {
@@ -52,18 +67,65 @@ impl Stored {
         u32::try_from(self.payload.len() + key_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
     }
 
+    /// A new entry (cold, `flags` as given).
+    #[expect(clippy::too_many_arguments, reason = "one per field of the entry")]
+    pub(crate) fn new(
+        kind: ValueKind,
+        codec: Codec,
+        raw_len: u64,
+        created_ms: u64,
+        expires_ms: u64,
+        payload: Box<[u8]>,
+        dict: u32,
+        flags: u8,
+    ) -> Self {
+        Self {
+            kind,
+            codec,
+            raw_len,
+            created_ms,
+            expires_ms,
+            payload,
+            dict,
+            flags: AtomicU8::new(flags),
+            heat: AtomicU32::new(0),
+        }
+    }
+
     pub(crate) fn mark_on_disk(&self) {
-        self.on_disk.store(true, Ordering::Relaxed);
+        self.flags.fetch_or(ON_DISK, Ordering::Relaxed);
+    }
+
+    #[cfg_attr(
+        not(feature = "redis"),
+        expect(dead_code, reason = "the shared tier's")
+    )]
+    pub(crate) fn clear_on_disk(&self) {
+        self.flags.fetch_and(!ON_DISK, Ordering::Relaxed);
     }
 
     pub(crate) fn is_on_disk(&self) -> bool {
-        self.on_disk.load(Ordering::Relaxed)
+        self.has(ON_DISK)
+    }
+
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags.load(Ordering::Relaxed) & flag != 0
+    }
+
+    /// Counts a memory-tier hit: one relaxed load, and a store only until the entry is hot.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        let h = self.heat.load(Ordering::Relaxed);
+        if h < HOT {
+            self.heat.store(h + 1, Ordering::Relaxed);
+        }
     }
 
     /// Decodes the entry as `V`, refusing another kind.
     pub(crate) fn decode<V: CacheValue + ?Sized>(
         &self,
         key: &str,
+        dicts: &Dicts,
     ) -> Result<V::Output, CacheError> {
         let want = V::kind();
         if want != self.kind {
@@ -75,16 +137,24 @@ impl Stored {
         }
         let raw_len = usize::try_from(self.raw_len)
             .map_err(|_| CacheError::Corrupt("raw length overflow".into()))?;
-        let codec = self.codec;
-        let payload = &self.payload;
-        V::from_raw(key, raw_len, &mut |out| codec.decompress_into(payload, out))
+        V::from_raw(key, raw_len, &mut |out| self.decompress_into(out, dicts))
+    }
+
+    fn decompress_into(&self, out: &mut [u8], dicts: &Dicts) -> Result<(), CacheError> {
+        if self.dict == 0 {
+            self.codec.decompress_into(&self.payload, out)
+        } else {
+            dicts.decompress_into(self.dict, &self.payload, out)
+        }
     }
 
     /// Decodes to raw bytes whatever the kind (for verify and recompression).
-    pub(crate) fn raw_bytes(&self) -> Result<Vec<u8>, CacheError> {
+    pub(crate) fn raw_bytes(&self, dicts: &Dicts) -> Result<Vec<u8>, CacheError> {
         let raw_len = usize::try_from(self.raw_len)
             .map_err(|_| CacheError::Corrupt("raw length overflow".into()))?;
-        self.codec.decompress(&self.payload, raw_len)
+        let mut out = vec![0u8; raw_len];
+        self.decompress_into(&mut out, dicts)?;
+        Ok(out)
     }
 }
 

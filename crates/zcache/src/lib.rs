@@ -79,12 +79,14 @@ mod builder;
 mod cache;
 mod cleanup;
 mod codec;
+mod dict;
 mod disk;
 mod entry;
 mod error;
 mod maintenance;
 mod options;
 mod pressure;
+mod recompress;
 mod shared;
 mod stats;
 #[cfg(feature = "testdata")]

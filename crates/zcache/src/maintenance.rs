@@ -1,7 +1,7 @@
 //! Stats, cleanup, optimize and verify.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::cache::{CompressedCache, Inner};
@@ -77,6 +77,7 @@ impl CompressedCache {
             .as_ref()
             .map(|d| d.remove_failures())
             .unwrap_or_default();
+        let (dictionaries, dictionary_bytes) = inner.dicts.usage();
         let memory_raw = Counters::get(&c.memory_raw);
         let memory_stored = Counters::get(&c.memory_stored);
         let (raw, stored) = if memory_raw == 0 && disk_raw > 0 {
@@ -134,6 +135,10 @@ impl CompressedCache {
             default_compression: inner.config.default_compression,
             disk_only: inner.disk_only.load(Ordering::Relaxed),
             compress_harder: inner.harder.load(Ordering::Relaxed),
+            recompressed: Counters::get(&c.recompressed),
+            dictionaries,
+            dictionary_bytes,
+            missing_dictionary: Counters::get(&c.dict_missing),
             shared,
         }
     }
@@ -168,7 +173,9 @@ impl CompressedCache {
             })
             .collect();
         for (key, old) in candidates {
-            let Ok(raw) = old.raw_bytes() else { continue };
+            let Ok(raw) = old.raw_bytes(&inner.dicts) else {
+                continue;
+            };
             let Ok((codec, payload)) = encode(&raw, old.kind, Codec::Auto, harder) else {
                 continue;
             };
@@ -179,15 +186,16 @@ impl CompressedCache {
             }
             report.recompressed += 1;
             report.bytes_saved += (old_len - payload.len()) as u64;
-            let fresh = Arc::new(Stored {
-                kind: old.kind,
+            let fresh = Arc::new(Stored::new(
+                old.kind,
                 codec,
-                raw_len: old.raw_len,
-                created_ms: old.created_ms,
-                expires_ms: old.expires_ms,
-                payload: payload.into_boxed_slice(),
-                on_disk: AtomicBool::new(old.is_on_disk()),
-            });
+                old.raw_len,
+                old.created_ms,
+                old.expires_ms,
+                payload.into_boxed_slice(),
+                0,
+                old.flags.load(Ordering::Relaxed),
+            ));
             inner.insert_memory(&key, fresh);
         }
         inner.memory.run_pending_tasks();
@@ -226,7 +234,7 @@ impl CompressedCache {
             if v.is_expired(now) {
                 inner.memory.invalidate(k.as_str());
                 report.expired += 1;
-            } else if v.raw_bytes().is_ok() {
+            } else if v.raw_bytes(&inner.dicts).is_ok() {
                 report.good += 1;
             } else {
                 inner.memory.invalidate(k.as_str());
@@ -234,7 +242,7 @@ impl CompressedCache {
             }
         }
         if let Some(d) = &inner.disk {
-            let counts = d.verify()?;
+            let counts = d.verify(&inner.dicts)?;
             report.good += counts.good;
             report.corrupt += counts.corrupt;
             report.expired += counts.expired;

@@ -28,6 +28,10 @@ pub(crate) struct Counters {
     /// Raw and stored payload bytes currently in the memory tier.
     pub memory_raw: AtomicU64,
     pub memory_stored: AtomicU64,
+    /// Entries the background pass recompressed (cold) or restored (hot again).
+    pub recompressed: AtomicU64,
+    /// Disk or shared entries whose dictionary was missing (misses).
+    pub dict_missing: AtomicU64,
 }
 
 impl Counters {
@@ -133,6 +137,19 @@ pub struct CacheStats {
     pub disk_only: bool,
     /// True while medium or high pressure makes `Auto` compress harder.
     pub compress_harder: bool,
+    /// Memory entries the background pass re-encoded: recompressed because they stayed cold,
+    /// or given their fast codec back because they turned hot.
+    #[serde(default)]
+    pub recompressed: u64,
+    /// Trained dictionaries held, and their bytes (counted in `memory_bytes` too).
+    #[serde(default)]
+    pub dictionaries: u64,
+    /// Bytes of the trained dictionaries.
+    #[serde(default)]
+    pub dictionary_bytes: u64,
+    /// Disk or shared entries that named a dictionary this cache does not have (misses).
+    #[serde(default)]
+    pub missing_dictionary: u64,
     /// The shared tier's figures, when the cache has one (absent from the JSON otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<SharedTierStats>,

@@ -13,18 +13,25 @@
 //! 32 stored_len u64
 //! 80 key bytes, then stored_len payload bytes
 //! ```
+//! Version 2 is the same layout for an entry compressed with a trained dictionary (codec
+//! zstd): bytes 76..80 hold the dictionary's id (never 0) instead of the reserved zero, and the
+//! header checksum covers them too (bytes 0..72, 76..80, the key). Version 1 entries stay
+//! exactly as they were, so older readers keep reading them; an older reader meets a version 2
+//! entry as an unsupported version (a miss). A version 2 entry whose dictionary is missing or
+//! is not the one its payload names is a miss as well, never wrong bytes (see
+//! [`crate::dict`]).
 //! All integers little endian. The header checksum makes every length trustworthy before
 //! anything is allocated from it; the payload checksum is verified before decoding.
 
-use std::sync::atomic::AtomicBool;
-
 use crate::codec::{codec_from_parts, codec_to_parts};
-use crate::entry::Stored;
+use crate::entry::{ON_DISK, Stored};
 use crate::error::CacheError;
 use crate::value::ValueKind;
 
 pub(crate) const MAGIC: [u8; 8] = *b"\x89ZCACHE\n";
 pub(crate) const VERSION: u8 = 1;
+/// The version of entries that need a trained dictionary.
+pub(crate) const VERSION_DICT: u8 = 2;
 pub(crate) const HEADER_LEN: usize = 80;
 /// Longest key accepted (bytes of UTF-8).
 pub(crate) const MAX_KEY_LEN: usize = 64 * 1024;
@@ -40,6 +47,8 @@ pub(crate) struct Header {
     pub created_ms: u64,
     pub expires_ms: u64,
     pub payload_hash: u64,
+    /// The dictionary the payload needs (0: none; version 2 entries only).
+    pub dict: u32,
 }
 
 impl Header {
@@ -55,7 +64,8 @@ pub(crate) fn encode_file(key: &str, s: &Stored) -> Vec<u8> {
     let (ktag, elem, hash) = s.kind.to_parts();
     let mut out = Vec::with_capacity(HEADER_LEN + key.len() + s.payload.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&[VERSION, ctag, itag, width]);
+    let version = if s.dict == 0 { VERSION } else { VERSION_DICT };
+    out.extend_from_slice(&[version, ctag, itag, width]);
     out.extend_from_slice(&level.to_le_bytes());
     out.extend_from_slice(&[ktag, elem, 0, 0]);
     out.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_le_bytes());
@@ -67,9 +77,12 @@ pub(crate) fn encode_file(key: &str, s: &Stored) -> Vec<u8> {
     out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&s.payload).to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
     crc.update(&out);
+    if s.dict != 0 {
+        crc.update(&s.dict.to_le_bytes());
+    }
     crc.update(key.as_bytes());
     out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&s.dict.to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(&s.payload);
     out
@@ -110,7 +123,8 @@ pub(crate) fn declared_key_len(fixed: &[u8]) -> Result<usize, CacheError> {
 /// with [`CacheError::EntryTooLarge`] (every other refusal is [`CacheError::Corrupt`]).
 pub(crate) fn decode_header(bytes: &[u8], max_raw: u64) -> Result<Header, CacheError> {
     let key_len = declared_key_len(bytes)?;
-    if byte_at(bytes, 8) != VERSION {
+    let version = byte_at(bytes, 8);
+    if version != VERSION && version != VERSION_DICT {
         return Err(CacheError::Corrupt(format!(
             "unsupported format version {}",
             byte_at(bytes, 8)
@@ -122,10 +136,14 @@ pub(crate) fn decode_header(bytes: &[u8], max_raw: u64) -> Result<Header, CacheE
     let fixed = bytes
         .get(..72)
         .ok_or_else(|| CacheError::Corrupt("short header".into()))?;
+    let dict = u32_at(bytes, 76);
     let mut crc = crc32fast::Hasher::new();
     crc.update(fixed);
+    if version == VERSION_DICT {
+        crc.update(&dict.to_le_bytes());
+    }
     crc.update(key_bytes);
-    if crc.finalize() != u32_at(bytes, 72) || u32_at(bytes, 76) != 0 {
+    if crc.finalize() != u32_at(bytes, 72) || (version == VERSION) != (dict == 0) {
         return Err(CacheError::Corrupt("header checksum mismatch".into()));
     }
     let level = i32::from_le_bytes(u32_at(bytes, 12).to_le_bytes());
@@ -154,6 +172,11 @@ pub(crate) fn decode_header(bytes: &[u8], max_raw: u64) -> Result<Header, CacheE
             "declared stored length {stored_len} above the maximum"
         )));
     }
+    if dict != 0 && !matches!(codec, crate::Codec::Zstd(_)) {
+        return Err(CacheError::Corrupt(
+            "a dictionary with a codec other than zstd".into(),
+        ));
+    }
     if codec == crate::Codec::None && stored_len != raw_len {
         return Err(CacheError::Corrupt("raw entry whose lengths differ".into()));
     }
@@ -166,6 +189,7 @@ pub(crate) fn decode_header(bytes: &[u8], max_raw: u64) -> Result<Header, CacheE
         created_ms: u64_at(bytes, 40),
         expires_ms: u64_at(bytes, 48),
         payload_hash: u64_at(bytes, 64),
+        dict,
     })
 }
 
@@ -194,15 +218,16 @@ pub(crate) fn decode_file(bytes: &[u8], max_raw: u64) -> Result<(Header, Stored)
     if xxhash_rust::xxh3::xxh3_64(payload) != h.payload_hash {
         return Err(CacheError::Corrupt("payload checksum mismatch".into()));
     }
-    let stored = Stored {
-        kind: h.kind,
-        codec: h.codec,
-        raw_len: h.raw_len,
-        created_ms: h.created_ms,
-        expires_ms: h.expires_ms,
-        payload: payload.into(),
-        on_disk: AtomicBool::new(true),
-    };
+    let stored = Stored::new(
+        h.kind,
+        h.codec,
+        h.raw_len,
+        h.created_ms,
+        h.expires_ms,
+        payload.into(),
+        h.dict,
+        ON_DISK,
+    );
     Ok((h, stored))
 }
 
@@ -214,17 +239,62 @@ mod tests {
     use proptest::prelude::*;
 
     fn sample() -> Stored {
-        Stored {
-            kind: ValueKind::Numeric(ElemType::F32),
-            codec: Codec::Shuffle {
+        Stored::new(
+            ValueKind::Numeric(ElemType::F32),
+            Codec::Shuffle {
                 width: 4,
                 inner: InnerCodec::Zstd(1),
             },
-            raw_len: 12,
-            created_ms: 5,
-            expires_ms: 9,
-            payload: vec![1, 2, 3].into(),
-            on_disk: AtomicBool::new(false),
+            12,
+            5,
+            9,
+            vec![1, 2, 3].into(),
+            0,
+            0,
+        )
+    }
+
+    fn with_dict() -> Stored {
+        Stored::new(
+            ValueKind::Text,
+            Codec::Zstd(6),
+            12,
+            5,
+            9,
+            vec![1, 2, 3].into(),
+            0xABCD_1234,
+            0,
+        )
+    }
+
+    #[test]
+    fn dictionary_entries_are_version_2_and_name_their_dictionary() {
+        let bytes = encode_file("k", &with_dict());
+        assert_eq!(bytes[8], VERSION_DICT);
+        let (h, s) = decode_file(&bytes, 1 << 20).unwrap();
+        assert_eq!((h.dict, s.dict), (0xABCD_1234, 0xABCD_1234));
+        // Plain entries are unchanged version 1 files with a zero reserved word.
+        let plain = encode_file("k", &sample());
+        assert_eq!((plain[8], &plain[76..80]), (VERSION, &[0u8; 4][..]));
+        // Changing the dictionary id, or turning a version 2 entry into version 1 (or back),
+        // fails the header checksum.
+        for (at, value) in [(76, 0u8), (76, 0x35), (79, 0xFF), (8, VERSION)] {
+            let mut b = bytes.clone();
+            b[at] = value;
+            assert!(decode_file(&b, 1 << 20).is_err(), "byte {at} = {value}");
+        }
+        let mut b = plain.clone();
+        b[8] = VERSION_DICT;
+        assert!(decode_file(&b, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn every_single_byte_flip_of_a_dictionary_entry_is_detected() {
+        let bytes = encode_file("key", &with_dict());
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            assert!(decode_file(&b, 1 << 20).is_err(), "flip at {i} undetected");
         }
     }
 
@@ -272,6 +342,14 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_file(&bytes, 1 << 20);
+        }
+
+        #[test]
+        fn version_2_garbage_never_panics(tail in proptest::collection::vec(any::<u8>(), 72..300)) {
+            let mut bytes = MAGIC.to_vec();
+            bytes.push(VERSION_DICT);
+            bytes.extend_from_slice(&tail);
             let _ = decode_file(&bytes, 1 << 20);
         }
 

@@ -352,3 +352,42 @@ impl DiskStore {
         self.max_bytes
     }
 }
+
+/// Reads a small regular file whole (`None` when missing, foreign or larger than `max`).
+pub(crate) fn read_small_regular(path: &Path, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    match files::open_regular(path)? {
+        files::Opened::File(f, meta) => {
+            if meta.len() > max as u64 {
+                return Ok(None);
+            }
+            let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+            f.take(max as u64 + 1).read_to_end(&mut bytes)?;
+            Ok((bytes.len() <= max).then_some(bytes))
+        }
+        files::Opened::Missing | files::Opened::Foreign(_) => Ok(None),
+    }
+}
+
+/// Writes `bytes` to `path` in `dir` (created if missing) atomically: a temp file, fsync,
+/// rename, fsync of the directory.
+pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        "{TMP_PREFIX}{}.{:x}",
+        std::process::id(),
+        xxhash_rust::xxh3::xxh3_64(bytes)
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = File::options().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,7 +1,7 @@
 //! The accounting of removals that fail, with failures injected (tests may run as root, where
 //! a read-only directory does not stop a removal).
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 
 use super::files::fail_removals;
 use super::{DiskStore, Removal};
@@ -11,15 +11,16 @@ use crate::entry::{Stored, now_ms};
 use crate::value::ValueKind;
 
 fn stored(len: usize, expires_ms: u64) -> Stored {
-    Stored {
-        kind: ValueKind::Bytes,
-        codec: Codec::None,
-        raw_len: len as u64,
-        created_ms: now_ms(),
+    Stored::new(
+        ValueKind::Bytes,
+        Codec::None,
+        len as u64,
+        now_ms(),
         expires_ms,
-        payload: vec![7u8; len].into(),
-        on_disk: AtomicBool::new(false),
-    }
+        vec![7u8; len].into(),
+        0,
+        0,
+    )
 }
 
 fn entry_count(dir: &std::path::Path) -> usize {
@@ -144,7 +145,7 @@ fn verify_counts_failed_repairs() {
     std::fs::write(&victim, bytes).unwrap();
     let counts = {
         let _f = Failing::on();
-        s.verify().unwrap()
+        s.verify(&crate::dict::Dicts::default()).unwrap()
     };
     assert_eq!(
         (
@@ -156,7 +157,7 @@ fn verify_counts_failed_repairs() {
         (1, 1, 0, 1)
     );
     assert!(victim.exists());
-    let counts = s.verify().unwrap();
+    let counts = s.verify(&crate::dict::Dicts::default()).unwrap();
     assert_eq!((counts.corrupt, counts.removed), (1, 1));
     assert!(!victim.exists());
 }

@@ -543,7 +543,7 @@ impl Core {
             return None;
         }
         // Not on this machine's disk yet (whoever fills the local tiers decides).
-        stored.on_disk.store(false, Ordering::Relaxed);
+        stored.clear_on_disk();
         Some(stored)
     }
 
