@@ -111,6 +111,14 @@ enum Value<'a> {
 }
 
 /// A two-tier (memory + disk) compressed cache.
+///
+/// `CompressedCache(max_memory_mb=500, compression="lz4", disk_dir=None, ttl_seconds=None, *,
+/// max_disk_mb=None, sync_writes=True, read_only=False)`. Stores bytes, str and NumPy arrays of
+/// bool, integer, float or complex dtype (dtype and shape kept); `get` returns the type stored,
+/// or None on a miss. The memory tier is bounded by the bytes it really holds; the optional
+/// disk tier keeps checksummed files that survive restarts. Codecs: "lz4", "zstd[:level]",
+/// "gzip[:level]", "shuffle[:width[:inner]]", "none", "auto". Compression and I/O run without
+/// the GIL.
 #[pyclass(module = "membound._native", name = "CompressedCache")]
 pub(crate) struct CompressedCache {
     cache: RustCache,

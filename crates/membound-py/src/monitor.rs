@@ -95,7 +95,8 @@ impl MemoryStats {
     }
 }
 
-/// Takes one memory sample now.
+/// Takes one memory sample now: process RSS, system use (of the cgroup v2 limit when one is
+/// set), PSI and the pressure level. Raises MonitorError where the OS reports no memory.
 #[pyfunction]
 fn memory_stats(py: Python<'_>) -> PyResult<MemoryStats> {
     py.detach(mem_monitor::memory_stats)
@@ -135,6 +136,13 @@ impl PressureEvent {
 }
 
 /// Watches memory on a background thread and calls `on_pressure` on level changes.
+///
+/// `MemoryMonitor(interval_ms=500, on_pressure=None, *, history_capacity=3600,
+/// process_medium_mb=None, process_high_mb=None, system_medium_percent=None,
+/// system_high_percent=None, hysteresis=0.05)`. Levels: "medium" from 2 GB of process RSS or
+/// 70 % system use, "high" from 4 GB or 85 % (unless set), with hysteresis on the way down.
+/// Callbacks get a `PressureEvent` on the monitor's thread. A context manager: `with` starts
+/// and stops it.
 #[pyclass(module = "membound._native", name = "MemoryMonitor")]
 pub(crate) struct MemoryMonitor {
     inner: Option<RustMonitor>,

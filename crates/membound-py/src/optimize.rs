@@ -97,6 +97,24 @@ fn optimize_batches(
 }
 
 /// Shrinks a table's column types losslessly.
+///
+/// Integers become the narrowest type holding their range, float64 becomes float32 where every
+/// value round-trips exactly, repetitive strings become dictionaries. Casting a column back to
+/// its input type gives the input, values and nulls.
+///
+/// Args:
+///     table: any Arrow table-like (pyarrow Table / RecordBatch / RecordBatchReader, polars or
+///         pandas DataFrame, anything with `__arrow_c_stream__`), read without a copy.
+///     tighter: the memory-pressure preset (more dictionaries, unsigned targets).
+///     strings_to_dictionary, floats_to_f32: turn those conversions off.
+///
+/// Returns:
+///     `(pyarrow.Table, report)`: untouched columns share the input's buffers; the report has
+///     bytes_before, bytes_after, bytes_saved, memory_before_mb, memory_after_mb,
+///     reduction_fraction, reduction_percent and `columns` (name, types and bytes before/after).
+///
+/// Raises:
+///     TypeError: not a table-like object.
 #[pyfunction]
 #[pyo3(signature = (table, *, tighter = false, strings_to_dictionary = true, floats_to_f32 = true))]
 fn optimize<'py>(
@@ -200,7 +218,13 @@ pub(crate) fn contiguous<'py>(
         .cast_into::<PyUntypedArray>()?)
 }
 
-/// Converts a NumPy array to the narrowest lossless dtype (or to `target`).
+/// Converts a NumPy integer or float array to the narrowest dtype that holds every value
+/// exactly, or to `target` (a dtype-like).
+///
+/// With `lossy=True` the conversion to `target` rounds like `astype`, but values out of the
+/// target's range still raise. The shape is kept; the result owns a new buffer (moved from
+/// Rust, not copied). Raises TypeError for other dtypes or targets, ValueError naming the index
+/// and value that does not fit.
 #[pyfunction]
 #[pyo3(signature = (array, target = None, *, lossy = false))]
 fn optimize_array<'py>(
@@ -242,6 +266,10 @@ fn optimize_array<'py>(
 }
 
 /// Gives freed memory back to the OS (the guide's force_garbage_collection).
+///
+/// Runs Python's `gc.collect()` (unless `gc=False`), the purge hooks of membound's caches and
+/// glibc's `malloc_trim`. Returns a dict: rss_before_mb, rss_after_mb, released_mb,
+/// gc_collected, bytes_purged, hooks_run, trimmed, seconds.
 #[pyfunction]
 #[pyo3(signature = (*, gc = true))]
 fn release_memory(py: Python<'_>, gc: bool) -> PyResult<Bound<'_, PyDict>> {

@@ -77,6 +77,12 @@ fn data_hash_for(texts: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 /// The embeddings cache: matrices with their texts, checked against model and data.
+///
+/// `CacheService(cache_dir=None, precision="f32", max_cache_size_gb=5.0, *, hot_tier_mb=None,
+/// compression=None, sync_writes=False, read_only=False)`. Precision "f32" is lossless (byte
+/// shuffle + zstd, ~0.85 of raw on real embeddings), "f16" ~0.42 and "int8" ~0.25 with their
+/// fidelity reported. Entries live in `cache_dir` (memory only without one); the least
+/// recently used are evicted above `max_cache_size_gb`.
 #[pyclass(module = "membound._native", name = "CacheService")]
 pub(crate) struct CacheService {
     service: RustService,

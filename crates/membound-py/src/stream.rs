@@ -62,6 +62,8 @@ impl LoaderArgs {
 
 /// A path argument: `str` or `os.PathLike`.
 fn path_of(path: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
+    // The signatures spell mem-stream's default chunk size out, for Python's help().
+    const _: () = assert!(mem_stream::DEFAULT_CHUNK_SIZE == 10_000);
     path.extract::<PathBuf>()
 }
 
@@ -178,8 +180,27 @@ impl BatchStream {
 }
 
 /// Streams a table file in chunks of rows with bounded memory.
+///
+/// Returns a `BatchStream` of `pyarrow.RecordBatch` (no copy of the data), one per chunk; with
+/// `optimize=True` their types are shrunk losslessly under one schema that only widens (see
+/// `metadata["widenings"]`). Formats: .csv, .tsv (and .gz), .parquet, .arrow/.feather/.ipc,
+/// .arrows, .xlsx/.xlsm/.xlsb/.xls/.ods, checked against the content.
+///
+/// Args:
+///     path: the file (str or os.PathLike).
+///     chunk_size: rows per chunk (it shrinks under memory pressure).
+///     memory_limit_mb: the stream stays under this plus ~40 MB or raises MemoryLimitError
+///         (default 2000).
+///     columns: read only these columns, in this order.
+///     optimize: shrink each chunk's types losslessly.
+///     sheet: workbook sheet (default the first); limit: stop after this many rows;
+///     delimiter / header: CSV options (delimiter from the extension by default).
+///
+/// Raises:
+///     FileAccessError, FileFormatError, MemoryLimitError, membound.Error (unknown column),
+///     ValueError for a setting out of range. Reading errors come out of the iteration.
 #[pyfunction]
-#[pyo3(signature = (path, chunk_size = mem_stream::DEFAULT_CHUNK_SIZE, memory_limit_mb = None,
+#[pyo3(signature = (path, chunk_size = 10_000, memory_limit_mb = None,
     columns = None, optimize = true, *, sheet = None, limit = None, delimiter = None, header = true))]
 #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
 fn stream(
@@ -280,9 +301,15 @@ impl RecordBatchReader for FileReader {
     }
 }
 
-/// Opens a table file as a `pyarrow.RecordBatchReader`.
+/// Opens a table file as a `pyarrow.RecordBatchReader` (one schema for every batch).
+///
+/// Same arguments as `stream()`, but `optimize` defaults to False (the file's own types). With
+/// `optimize=True` the schema is that of the first optimised chunk, and a later chunk that
+/// would widen it ends the reader with an error. Opening errors are membound exceptions;
+/// errors while reading come out of pyarrow with membound's message (the Arrow C stream
+/// interface carries only a message).
 #[pyfunction]
-#[pyo3(signature = (path, chunk_size = mem_stream::DEFAULT_CHUNK_SIZE, memory_limit_mb = None,
+#[pyo3(signature = (path, chunk_size = 10_000, memory_limit_mb = None,
     columns = None, optimize = false, *, sheet = None, limit = None, delimiter = None, header = true))]
 #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
 fn open<'py>(
@@ -332,7 +359,10 @@ fn open<'py>(
     export_reader(py, Box::new(reader))
 }
 
-/// The first rows of a table file as a `pyarrow.Table`, reading only what they need.
+/// The first `rows` rows of a table file as a `pyarrow.Table`, reading only what they need.
+///
+/// At most a sixteenth of the memory limit of decoded data is read: a preview of very wide
+/// rows has fewer rows. Arguments and errors as `stream()`.
 #[pyfunction]
 #[pyo3(signature = (path, rows = 1000, columns = None, optimize = true, memory_limit_mb = None,
     *, sheet = None, delimiter = None, header = true))]
