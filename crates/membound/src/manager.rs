@@ -166,7 +166,7 @@ impl MemoryManagerBuilder {
 /// ```
 /// use membound::{Config, MemoryManager};
 /// let manager = MemoryManager::builder(Config::default()).build()?;
-/// assert!(!manager.advice().disk_only_caching || manager.level() == membound::PressureLevel::High);
+/// assert!(!manager.advice().disk_only_caching || manager.level() == membound::monitor::PressureLevel::High);
 /// manager.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
