@@ -37,6 +37,45 @@ pub struct BenchArgs {
     /// Where to generate the data (default: the system's temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run only these sections (repeat the flag or separate with commas; default: all). The
+    /// `shared` section needs a Redis: its URL in MEMBOUND_TEST_REDIS_URL or
+    /// MEMBOUND_REDIS_URL (see .ci/redis.sh), else it is skipped with a note.
+    #[arg(long, value_name = "SECTION", value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
+}
+
+/// The sections of `cargo xtask bench`, by name (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Table 0: the monitor's own cost.
+    Monitor,
+    /// Large-file loading, DataFrame storage and file preview (tables 1 and 2, the load KPI).
+    Files,
+    /// The compressed caches: mixed values, embeddings at each precision, hit, Zipf trace.
+    Cache,
+    /// Memory cleanup and leak detection.
+    Memory,
+    /// The whole pipeline's peak RSS (the memory KPI).
+    Pipeline,
+    /// The shared tier on Redis against plain Redis (needs a running server).
+    Shared,
+}
+
+/// Which sections a run includes.
+#[derive(Debug, Clone)]
+pub struct Selection(Vec<Section>);
+
+impl Selection {
+    pub fn has(&self, s: Section) -> bool {
+        self.0.is_empty() || self.0.contains(&s)
+    }
+
+    /// True when a section needs the generated CSV, Parquet and Feather files.
+    fn needs_data(&self) -> bool {
+        [Section::Files, Section::Cache, Section::Pipeline]
+            .into_iter()
+            .any(|s| self.has(s))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -102,43 +141,69 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let machine = machine::Machine::detect();
     let mode = if args.quick { "quick" } else { "full" };
     let csv_mb = args.csv_mb.unwrap_or(if args.quick { 16 } else { 1024 });
-    println!(
-        "membound bench ({mode}, CSV {csv_mb} MB) | {}",
-        machine.header()
-    );
+    let only = Selection(args.only.clone());
+    let csv = if only.needs_data() || args.peers {
+        format!(", CSV {csv_mb} MB")
+    } else {
+        String::new()
+    };
+    println!("membound bench ({mode}{csv}) | {}", machine.header());
 
-    let mut runner = Runner::new(sections::STEPS, args.quick);
-    runner.message("generating data");
-    let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let data = data::Dataset::generate(&parent, csv_mb * mem_monitor::MIB)
-        .context("generating the benchmark data")?;
+    let mut runner = Runner::new(sections::steps(&only), args.quick);
+    let data = if only.needs_data() || args.peers {
+        runner.message("generating data");
+        let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+        Some(
+            data::Dataset::generate(&parent, csv_mb * mem_monitor::MIB)
+                .context("generating the benchmark data")?,
+        )
+    } else {
+        None
+    };
 
-    let monitor = sections::monitor(&mut runner);
+    let monitor = only
+        .has(Section::Monitor)
+        .then(|| sections::monitor(&mut runner));
     let sections::Measured {
         memory,
         perf,
         kpis,
         missing,
         own,
-    } = sections::measure(&mut runner, &data);
-    let peers = if !args.peers {
-        None
-    } else if peers::available() {
-        Some(peers::table(&mut runner, &data, own))
+    } = sections::measure(&mut runner, data.as_ref(), &only);
+    let shared = if only.has(Section::Shared) {
+        sections::shared(&mut runner)
     } else {
-        runner.bar.suspend(|| {
-            println!("note: --peers needs python3 with pandas, pyarrow and polars; no peers table");
-        });
         None
+    };
+    let peers = match &data {
+        Some(data) if args.peers && peers::available() => {
+            Some(peers::table(&mut runner, data, own))
+        }
+        _ => {
+            if args.peers {
+                runner.bar.suspend(|| {
+                    println!(
+                        "note: --peers needs python3 with pandas, pyarrow and polars; no peers table"
+                    );
+                });
+            }
+            None
+        }
     };
     runner.bar.finish_and_clear();
 
-    let mut tables = vec![monitor, memory, perf, report::kpi_table(&kpis, &missing)];
+    let mut tables: Vec<Table> = monitor.into_iter().collect();
+    tables.extend([memory, perf].into_iter().filter(|t| !t.rows.is_empty()));
+    if !kpis.is_empty() || !missing.is_empty() {
+        tables.push(report::kpi_table(&kpis, &missing));
+    }
     tables.extend(peers);
+    tables.extend(shared);
     for t in &tables {
         print!("{}", t.to_text());
     }
-    if !args.peers {
+    if !args.peers && only.needs_data() {
         println!(
             "\n(run with --peers to compare with pandas, pyarrow and polars when python3 has them)"
         );
@@ -147,8 +212,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let results = Results {
         machine,
         mode,
-        csv_bytes: data.csv_bytes,
-        csv_rows: data.rows,
+        csv_bytes: data.as_ref().map_or(0, |d| d.csv_bytes),
+        csv_rows: data.as_ref().map_or(0, |d| d.rows),
         tables,
         kpis,
         failures,
@@ -158,7 +223,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.markdown {
         let mut md = format!(
-            "# membound bench ({mode}, CSV {csv_mb} MB)\n\n{}\n",
+            "# membound bench ({mode}{csv})\n\n{}\n",
             results.machine.header()
         );
         for t in &results.tables {
@@ -182,4 +247,41 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn only(argv: &[&str]) -> Result<Vec<Section>, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
+            .map(|c| c.bench.only)
+    }
+
+    #[test]
+    fn only_takes_names_repeated_or_comma_separated_and_lists_the_known_ones() {
+        assert_eq!(only(&[]).unwrap(), []);
+        assert_eq!(only(&["--only", "shared"]).unwrap(), [Section::Shared]);
+        assert_eq!(
+            only(&["--only", "cache,shared", "--only", "monitor"]).unwrap(),
+            [Section::Cache, Section::Shared, Section::Monitor]
+        );
+        let err = only(&["--only", "cache,redis"]).unwrap_err().to_string();
+        assert!(
+            err.contains("'redis'")
+                && err.contains("monitor, files, cache, memory, pipeline, shared"),
+            "{err}"
+        );
+        let sel = Selection(vec![Section::Shared]);
+        assert!(sel.has(Section::Shared) && !sel.has(Section::Files) && !sel.needs_data());
+        assert!(Selection(Vec::new()).has(Section::Pipeline));
+    }
 }

@@ -6,15 +6,29 @@ use mem_monitor::MIB;
 use zcache::Codec;
 use zcache_service::Precision;
 
-use super::Runner;
 use super::child::Usage;
 use super::data::Dataset;
 use super::report::{Better, Cell, Kpi, Table};
 use super::scenarios::table::PreviewHow;
-use super::scenarios::{cache, memory, monitor, table};
+use super::scenarios::{cache, memory, monitor, shared, table};
+use super::{Runner, Section, Selection};
 
-/// Scenario children run in total (for the progress bar).
-pub const STEPS: u64 = 25;
+/// Scenario children the selected sections run (for the progress bar).
+pub fn steps(only: &Selection) -> u64 {
+    let cache = 4 + Precision::ALL.len() as u64;
+    [
+        (Section::Monitor, 2),
+        (Section::Files, 13),
+        (Section::Cache, cache),
+        (Section::Memory, 2),
+        (Section::Pipeline, 1),
+        (Section::Shared, 3),
+    ]
+    .into_iter()
+    .filter(|(s, _)| only.has(*s))
+    .map(|(_, n)| n)
+    .sum()
+}
 
 const MB: f64 = MIB as f64;
 
@@ -93,8 +107,8 @@ pub struct Measured {
     pub own: OwnRuns,
 }
 
-/// Tables 1 and 2 and the KPIs.
-pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
+/// Tables 1 and 2 and the KPIs, of the sections `only` selects.
+pub fn measure(r: &mut Runner, data: Option<&Dataset>, only: &Selection) -> Measured {
     let mut own = OwnRuns::default();
     let mut memory = Table::new(
         "1. Memory usage reduction",
@@ -106,6 +120,49 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     );
     let mut kpis = Vec::new();
     let mut missing = Vec::new();
+    if let Some(data) = data {
+        if only.has(Section::Files) {
+            files(
+                r,
+                data,
+                &mut memory,
+                &mut perf,
+                &mut kpis,
+                &mut missing,
+                &mut own,
+            );
+        }
+        if only.has(Section::Cache) {
+            caches(r, data, &mut memory, &mut perf, &mut kpis, &mut missing);
+        }
+    }
+    if only.has(Section::Memory) {
+        cleanup_and_leaks(r, &mut perf, &mut kpis, &mut missing);
+    }
+    if let Some(data) = data
+        && only.has(Section::Pipeline)
+    {
+        pipeline(r, data, &mut kpis, &mut missing);
+    }
+    Measured {
+        memory,
+        perf,
+        kpis,
+        missing,
+        own,
+    }
+}
+
+/// Large-file loading, DataFrame storage and file preview.
+fn files(
+    r: &mut Runner,
+    data: &Dataset,
+    memory: &mut Table,
+    perf: &mut Table,
+    kpis: &mut Vec<Kpi>,
+    missing: &mut Vec<(&'static str, String)>,
+    own: &mut OwnRuns,
+) {
     let size = format!(
         "{:.0} MB CSV, {} rows",
         data.csv_bytes as f64 / MB,
@@ -118,12 +175,7 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
     let streamed = r.run("table: streaming", table::Stream { path });
     match (&full, &streamed) {
         (Some(f), Some(s)) => {
-            peak_row(
-                &mut memory,
-                "Large file loading (peak RSS)",
-                f.usage,
-                s.usage,
-            );
+            peak_row(memory, "Large file loading (peak RSS)", f.usage, s.usage);
             memory.note(format!("large file loading: {size}; before = StreamingLoader::load with default-inferred types, after = stream() at 10,000 rows a chunk with lossless optimisation; whole-process peak RSS from wait4"));
         }
         _ => memory.row("Large file loading (peak RSS)", failed_row()),
@@ -157,7 +209,7 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
         match (&full, &streamed) {
             (Some(f), Some(s)) => {
                 let secs = s.output.elapsed_s;
-                peak_row(&mut memory, &row, f.usage, s.usage);
+                peak_row(memory, &row, f.usage, s.usage);
                 memory.note(format!("{label}: streamed in {secs:.2} s"));
             }
             _ => memory.row(&row, failed_row()),
@@ -183,9 +235,9 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
             let (b, a) = (report.bytes_before as f64, report.bytes_after as f64);
             let (tb, ta) = s.output.column_bytes("text");
             let (tb, ta) = (tb as f64, ta as f64);
-            bytes_row(&mut memory, "DataFrame storage (Arrow bytes)", b, a);
-            bytes_row(&mut memory, "  of which non-text columns", b - tb, a - ta);
-            bytes_row(&mut memory, "  of which the free-text column", tb, ta);
+            bytes_row(memory, "DataFrame storage (Arrow bytes)", b, a);
+            bytes_row(memory, "  of which non-text columns", b - tb, a - ta);
+            bytes_row(memory, "  of which the free-text column", tb, ta);
             memory.note("DataFrame storage: lossless optimize_batch on the whole table; free text does not shrink by type, so the guide's 60 % is out of reach on a text-heavy table");
         }
         None => memory.row("DataFrame storage (Arrow bytes)", failed_row()),
@@ -231,22 +283,17 @@ pub fn measure(r: &mut Runner, data: &Dataset) -> Measured {
         }
     }
     perf.note("file preview: time inside the process; before = load the whole file then take the head, after = StreamingLoader::sample");
-
-    caches(r, data, &mut memory, &mut perf, &mut kpis, &mut missing);
-    cleanup_and_leaks(r, &mut perf, &mut kpis, &mut missing);
-    pipeline(r, data, &mut kpis, &mut missing);
     own.csv_stream = streamed.map(|s| s.usage);
-    Measured {
-        memory,
-        perf,
-        kpis,
-        missing,
-        own,
-    }
 }
 
+/// The real embeddings: `membound_tests::testdata`, or beside this crate when that path is
+/// stale (a build of membound-tests from another checkout sharing the target directory).
 fn embeddings_dir() -> PathBuf {
-    membound_tests::testdata("embeddings")
+    let dir = membound_tests::testdata("embeddings");
+    if dir.is_dir() {
+        return dir;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/embeddings")
 }
 
 fn caches(
@@ -481,4 +528,146 @@ fn pipeline(
         }
         None => missing.push(("Memory usage", "the pipeline scenario failed".to_owned())),
     }
+}
+
+/// `time` in milliseconds.
+fn ms(seconds: f64) -> Cell {
+    Cell::value(seconds * 1e3, "ms")
+}
+
+/// How many times `after` is `before` ("x1.40").
+fn times(before: f64, after: f64) -> Cell {
+    if before > 0.0 {
+        Cell::text(format!("x{:.2}", after / before))
+    } else {
+        Cell::text("n/a")
+    }
+}
+
+/// Table 5: the shared tier on Redis against plain Redis GETs in the same run; `None` (with a
+/// printed reason) when no Redis URL is set.
+pub fn shared(r: &mut Runner) -> Option<Table> {
+    if shared::redis_url().is_none() {
+        r.bar.suspend(|| {
+            println!(
+                "note: section shared skipped: set {} (or {}) to a running Redis, e.g. \
+                 `. .ci/redis.sh && redis_start`",
+                shared::URL_VARS[0],
+                shared::URL_VARS[1]
+            );
+        });
+        return None;
+    }
+    let mut t = Table::new(
+        "5. Shared tier (Redis)",
+        &["Operation", "Plain Redis", "Shared tier", "Change"],
+    );
+    let runs = if r.quick { 3 } else { 7 };
+    for precision in [Precision::F32, Precision::Int8] {
+        let label = format!("Hit from Redis, 5,000 x 384 {precision} + texts, cold local");
+        let run = r.run(
+            &format!("shared: hit {precision}"),
+            shared::Hit {
+                embeddings: embeddings_dir(),
+                precision,
+                runs,
+            },
+        );
+        let Some(h) = run.map(|h| h.output) else {
+            t.row(&label, failed_row());
+            continue;
+        };
+        if precision == Precision::F32 {
+            t.row(
+                "  plain GET of the raw bytes (matrix + texts)",
+                vec![ms(h.plain_get_s), Cell::text(""), Cell::text("")],
+            );
+        }
+        t.row(
+            &label,
+            vec![
+                ms(h.plain_decoded_s),
+                ms(h.shared_hit_s),
+                times(h.plain_decoded_s, h.shared_hit_s),
+            ],
+        );
+        t.row(
+            "    the same without a local disk tier to fill",
+            vec![
+                ms(h.plain_decoded_s),
+                ms(h.shared_hit_no_disk_s),
+                times(h.plain_decoded_s, h.shared_hit_no_disk_s),
+            ],
+        );
+        t.row(
+            &format!("  bytes on the wire ({precision})"),
+            vec![
+                Cell::value(h.raw_bytes as f64 / MB, "MB"),
+                Cell::value(h.wire_bytes as f64 / MB, "MB"),
+                reduction(h.raw_bytes as f64, h.wire_bytes as f64),
+            ],
+        );
+        t.note(format!(
+            "hit {precision}: fastest {:.1} ms, {} run(s) each side; result {}; {} error(s), {} timeout(s)",
+            h.shared_hit_min_s * 1e3,
+            runs,
+            if h.identical {
+                if precision == Precision::F32 {
+                    "bit-identical"
+                } else {
+                    "same shape and texts"
+                }
+            } else {
+                "DIFFERENT"
+            },
+            h.errors,
+            h.timeouts
+        ));
+    }
+    let (round_ms, rounds) = if r.quick { (500, 3) } else { (2000, 5) };
+    let gets = r.run(
+        "shared: 1 KiB gets",
+        shared::Gets {
+            threads: 4,
+            keys: 1000,
+            round_ms,
+            rounds,
+        },
+    );
+    match gets.map(|g| g.output) {
+        Some(g) => {
+            t.row(
+                "1 KiB gets/s, 4 threads, cold local",
+                vec![
+                    Cell::value(g.plain_per_s, "/s"),
+                    Cell::value(g.shared_per_s, "/s"),
+                    times(g.plain_per_s, g.shared_per_s),
+                ],
+            );
+            t.row(
+                "  one 1 KiB get, 1 thread (median)",
+                vec![
+                    Cell::value(g.plain_latency_s * 1e6, "µs"),
+                    Cell::value(g.shared_latency_s * 1e6, "µs"),
+                    times(g.plain_latency_s, g.shared_latency_s),
+                ],
+            );
+            t.row(
+                "  bytes on the wire per 1 KiB value",
+                vec![
+                    Cell::value(g.value_bytes as f64, "B"),
+                    Cell::value(g.wire_bytes_per_value, "B"),
+                    reduction(g.value_bytes as f64, g.wire_bytes_per_value),
+                ],
+            );
+            t.note(format!(
+                "1 KiB gets: 1,000 JSON values; the shared side is a CompressedCache with a 0-byte memory tier and no disk (every get asks Redis); medians of {rounds} interleaved rounds of {round_ms} ms; {} miss(es), {} error(s), {} timeout(s)",
+                g.misses, g.errors, g.timeouts
+            ));
+        }
+        None => t.row("1 KiB gets/s, 4 threads, cold local", failed_row()),
+    }
+    t.note("plain Redis = GET of the raw bytes on an open connection (the hit rows: two GETs, matrix as little-endian f32 and texts joined by newlines, then decoded into the matrix and the strings); shared tier = CacheService::get_cached_embeddings_fast on a service with an empty cache directory (connected at build): GETRANGE of the head, chunks, checksums, decompression, decoding, and the fill of the local disk tier");
+    t.note("server: the MEMBOUND_TEST_REDIS_URL / MEMBOUND_REDIS_URL one, usually a loopback redis-server sharing this machine's cores; keys under a per-run prefix, deleted afterwards");
+    Some(t)
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod cache;
 pub mod memory;
 pub mod monitor;
+pub mod shared;
 pub mod table;
 
 /// One scenario's arguments and what it measures.
@@ -79,6 +80,10 @@ scenarios! {
     Leak(memory::Leak),
     /// The whole pipeline under the manager.
     Pipeline(memory::Pipeline),
+    /// A cold-local hit through the shared tier on Redis against plain GETs.
+    SharedHit(shared::Hit),
+    /// 1 KiB gets per second through the shared tier against plain GETs.
+    SharedGets(shared::Gets),
 }
 
 impl Scenario {
@@ -156,6 +161,19 @@ mod tests {
             }
             .into(),
             memory::Leak {}.into(),
+            shared::Hit {
+                embeddings: p.clone(),
+                precision: zcache_service::Precision::F16,
+                runs: 7,
+            }
+            .into(),
+            shared::Gets {
+                threads: 4,
+                keys: 1000,
+                round_ms: 1500,
+                rounds: 3,
+            }
+            .into(),
             super::super::data::GenData { dir: p, rows: 7 }.into(),
         ] {
             let args = s.to_args().unwrap();
