@@ -28,6 +28,9 @@ use arrow::datatypes::{
 
 use super::fast_parse as parse;
 
+/// Bytes of an unquoted field looked at one by one before the rest is searched with memchr.
+const SHORT_FIELD: usize = 24;
+
 /// A column the direct decoder builds.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -306,11 +309,14 @@ fn tokenize(
                 }
             } else {
                 let start = i;
-                while let Some(c) = at(i) {
-                    if stops(c) {
-                        break;
-                    }
+                // Short fields (numbers, dates) end within a few bytes: a table lookup per
+                // byte; past that, long text is searched with memchr.
+                let short_end = (i + SHORT_FIELD).min(n);
+                while i < short_end && !at(i).is_some_and(stops) {
                     i += 1;
+                }
+                if i == short_end && i < n {
+                    i = memchr::memchr3(delimiter, b'\n', b'\r', b.get(i..)?).map_or(n, |k| i + k);
                 }
                 fields.push((u32::try_from(start).ok()?, u32::try_from(i).ok()?));
             }
