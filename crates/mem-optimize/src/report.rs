@@ -69,16 +69,15 @@ impl OptimizeReport {
     }
 }
 
+/// Width of a report's name column: the longest name, at least 6 (for "total").
+pub(crate) fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(6).max(6)
+}
+
 impl fmt::Display for OptimizeReport {
     /// A plain-text table: column, type before -> after, bytes before -> after, then the total.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self
-            .columns
-            .iter()
-            .map(|c| c.name.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let width = name_width(self.columns.iter().map(|c| c.name.as_str()));
         for c in &self.columns {
             writeln!(
                 f,

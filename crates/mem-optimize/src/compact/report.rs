@@ -97,13 +97,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 impl fmt::Display for CompactReport {
     /// A plain-text table: column, type, encoding, bytes as Arrow -> compact, then the total.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self
-            .columns
-            .iter()
-            .map(|c| c.name.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let width = crate::report::name_width(self.columns.iter().map(|c| c.name.as_str()));
         for c in &self.columns {
             writeln!(
                 f,
