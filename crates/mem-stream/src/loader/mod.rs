@@ -2,6 +2,7 @@
 //! reader.
 
 mod builder;
+mod compact;
 mod reader;
 
 pub use builder::StreamingLoaderBuilder;
