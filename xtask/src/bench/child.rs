@@ -15,6 +15,8 @@ pub struct Usage {
     pub peak_rss_bytes: u64,
     /// Wall time of the whole child process, start-up included.
     pub wall: std::time::Duration,
+    /// CPU time of the child and its threads, user plus system (rusage).
+    pub cpu: std::time::Duration,
 }
 
 impl Usage {
@@ -71,7 +73,7 @@ pub fn run_program<T: DeserializeOwned>(
         out.read_to_string(&mut stdout)
             .context("reading scenario output")?;
     }
-    let (status, peak_rss_bytes) = wait4(child.id())?;
+    let (status, peak_rss_bytes, cpu) = wait4(child.id())?;
     let wall = start.elapsed();
     if let Ok(s) = err_thread.join() {
         stderr = s;
@@ -98,18 +100,27 @@ pub fn run_program<T: DeserializeOwned>(
         usage: Usage {
             peak_rss_bytes,
             wall,
+            cpu,
         },
     })
 }
 
-/// Waits for `pid`; returns its raw wait status and its peak RSS in bytes.
-fn wait4(pid: u32) -> anyhow::Result<(i32, u64)> {
-    wait4_with(pid, 0)?.context("wait4 returned no status for the scenario child")
+/// Waits for `pid`; returns its raw wait status, its peak RSS in bytes and its CPU time.
+fn wait4(pid: u32) -> anyhow::Result<(i32, u64, std::time::Duration)> {
+    wait4_rusage(pid, 0)?.context("wait4 returned no status for the scenario child")
 }
 
 /// `wait4(pid, options)` for a child of this process (`options` 0 blocks, `libc::WNOHANG`
 /// polls): its raw wait status and peak RSS in bytes, or `None` while it is still running.
 pub(crate) fn wait4_with(pid: u32, options: libc::c_int) -> anyhow::Result<Option<(i32, u64)>> {
+    Ok(wait4_rusage(pid, options)?.map(|(status, peak, _)| (status, peak)))
+}
+
+/// [`wait4_with`], with the child's CPU time (user plus system).
+fn wait4_rusage(
+    pid: u32,
+    options: libc::c_int,
+) -> anyhow::Result<Option<(i32, u64, std::time::Duration)>> {
     let pid = libc::pid_t::try_from(pid).context("child pid out of range")?;
     let mut status = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for the child we spawned and have not reaped.
@@ -130,5 +141,13 @@ pub(crate) fn wait4_with(pid: u32, options: libc::c_int) -> anyhow::Result<Optio
     }
     // Linux reports ru_maxrss in KiB.
     let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok(Some((status, peak)))
+    let secs = |t: libc::timeval| {
+        std::time::Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + std::time::Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok(Some((
+        status,
+        peak,
+        secs(usage.ru_utime) + secs(usage.ru_stime),
+    )))
 }

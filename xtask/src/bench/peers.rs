@@ -9,9 +9,16 @@ use super::Runner;
 use super::child::{self, Usage};
 use super::data::Dataset;
 use super::report::{Cell, Table};
+use super::scenarios::table;
 use super::sections::OwnRuns;
 
-const PYTHON: &str = "python3";
+/// The Python with pandas, pyarrow and polars: `MEMBOUND_BENCH_PYTHON`, else `python3`.
+fn python() -> std::path::PathBuf {
+    std::env::var_os("MEMBOUND_BENCH_PYTHON").map_or_else(|| "python3".into(), Into::into)
+}
+
+/// Interleaved pairs (membound, then each peer) per row; the table shows medians.
+const PAIRS: usize = 5;
 
 /// One Python reader: a label and a script that prints `{"rows": N}` as its last line.
 struct Peer {
@@ -65,9 +72,25 @@ const PREVIEW_PEERS: [Peer; 3] = [
     },
 ];
 
+const PARQUET_PREVIEW_PEERS: [Peer; 2] = [
+    Peer {
+        label: "pyarrow ParquetFile.iter_batches(1000), first",
+        script: "import sys, json, pyarrow.parquet as pq\nb = next(pq.ParquetFile(sys.argv[1]).iter_batches(batch_size=1000))\nprint(json.dumps({'rows': b.num_rows}))",
+    },
+    Peer {
+        label: "polars read_parquet(n_rows=1000)",
+        script: "import sys, json, polars as pl\nprint(json.dumps({'rows': len(pl.read_parquet(sys.argv[1], n_rows=1000))}))",
+    },
+];
+
+const FEATHER_PREVIEW_PEERS: [Peer; 1] = [Peer {
+    label: "pyarrow ipc.open_file, first batch sliced to 1,000",
+    script: "import sys, json, pyarrow as pa\nb = pa.ipc.open_file(sys.argv[1]).get_batch(0).slice(0, 1000)\nprint(json.dumps({'rows': b.num_rows}))",
+}];
+
 /// Whether python3 can import all three libraries.
 pub fn available() -> bool {
-    std::process::Command::new(PYTHON)
+    std::process::Command::new(python())
         .args(["-c", "import pandas, pyarrow, polars"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -87,8 +110,7 @@ fn run_peer(peer: &Peer, file: &Path) -> anyhow::Result<Usage> {
         peer.script.to_owned(),
         file.to_string_lossy().into_owned(),
     ];
-    let run: child::ChildRun<PeerResult> =
-        child::run_program(Path::new(PYTHON), &args, peer.label)?;
+    let run: child::ChildRun<PeerResult> = child::run_program(&python(), &args, peer.label)?;
     Ok(run.usage)
 }
 
@@ -114,78 +136,147 @@ fn ratio(ours: f64, theirs: f64) -> Cell {
     }
 }
 
-/// The peers table: whole-process wall time and peak RSS of each reader, and membound's ratio to
-/// each (below 1.0: membound is faster or smaller).
-pub fn table(r: &mut Runner, data: &Dataset, own: OwnRuns) -> Table {
+/// Medians of wall, CPU and peak RSS over runs.
+#[derive(Debug, Clone, Copy)]
+struct Medians {
+    wall: f64,
+    cpu: f64,
+    rss_mb: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn medians(runs: &[Usage]) -> Option<Medians> {
+    if runs.is_empty() {
+        return None;
+    }
+    Some(Medians {
+        wall: median(runs.iter().map(|u| u.wall.as_secs_f64()).collect()),
+        cpu: median(runs.iter().map(|u| u.cpu.as_secs_f64()).collect()),
+        rss_mb: median(runs.iter().map(Usage::peak_rss_mb).collect()),
+    })
+}
+
+/// membound's own run of a row: the stream scenario, or a 1,000-row sample.
+fn run_own(r: &mut Runner, label: &str, file: &Path, sample: bool) -> Option<Usage> {
+    let path = file.to_path_buf();
+    if sample {
+        let s = table::Preview {
+            path,
+            rows: 1000,
+            how: table::PreviewHow::Sample,
+        };
+        r.run(label, s).map(|run| run.usage)
+    } else {
+        r.run(label, table::Stream { path }).map(|run| run.usage)
+    }
+}
+
+/// The peers table: membound and each peer on the same file, run in turn ([`PAIRS`] rounds,
+/// so that a noisy machine slows both alike), whole-process medians of wall, CPU seconds and
+/// peak RSS, and membound's ratio to each peer (below 1.0: membound is faster or smaller).
+pub fn table(r: &mut Runner, data: &Dataset, _own: OwnRuns) -> Table {
     let mut t = Table::new(
-        "4. Peers on the same files (whole processes, same run)",
+        "4. Peers on the same files (whole processes, interleaved, medians)",
         &[
             "Reader",
             "Wall",
+            "CPU",
             "Peak RSS",
             "membound wall / this",
+            "membound CPU / this",
             "membound RSS / this",
         ],
     );
-    let groups: [(&str, Option<Usage>, &[Peer], &Path); 4] = [
-        (
-            "membound stream CSV (10,000-row chunks)",
-            own.csv_stream,
-            &STREAM_PEERS,
-            &data.csv,
-        ),
+    let groups: [(&str, bool, &[Peer], &Path); 6] = [
+        ("membound stream CSV", false, &STREAM_PEERS, &data.csv),
         (
             "membound sample CSV, 1,000 rows",
-            own.csv_sample,
+            true,
             &PREVIEW_PEERS,
             &data.csv,
         ),
         (
             "membound stream Parquet",
-            own.parquet_stream,
+            false,
             &PARQUET_PEERS,
             &data.parquet,
         ),
         (
+            "membound sample Parquet, 1,000 rows",
+            true,
+            &PARQUET_PREVIEW_PEERS,
+            &data.parquet,
+        ),
+        (
             "membound stream Feather",
-            own.feather_stream,
+            false,
             &FEATHER_PEERS,
             &data.feather,
         ),
+        (
+            "membound sample Feather, 1,000 rows",
+            true,
+            &FEATHER_PREVIEW_PEERS,
+            &data.feather,
+        ),
     ];
-    for (label, ours, peers, file) in groups {
-        let Some(ours) = ours else {
+    let pairs = if r.quick { 1 } else { PAIRS };
+    for (label, sample, peers, file) in groups {
+        let mut ours: Vec<Usage> = Vec::new();
+        let mut theirs: Vec<Result<Vec<Usage>, Cell>> =
+            peers.iter().map(|_| Ok(Vec::new())).collect();
+        for _ in 0..pairs {
+            ours.extend(run_own(r, label, file, sample));
+            for (peer, runs) in peers.iter().zip(theirs.iter_mut()) {
+                let Ok(list) = runs else { continue };
+                r.message(peer.label);
+                match run_peer(peer, file) {
+                    Ok(u) => list.push(u),
+                    Err(e) => *runs = Err(peer_failure(&e)),
+                }
+            }
+        }
+        let Some(m) = medians(&ours) else {
             t.note(format!("{label}: membound's own run failed; no ratios"));
             continue;
         };
         t.row(
             label,
             vec![
-                Cell::value(ours.wall.as_secs_f64(), "s"),
-                Cell::value(ours.peak_rss_mb(), "MB"),
+                Cell::value(m.wall, "s"),
+                Cell::value(m.cpu, "s"),
+                Cell::value(m.rss_mb, "MB"),
+                Cell::text("1.0x"),
                 Cell::text("1.0x"),
                 Cell::text("1.0x"),
             ],
         );
-        for peer in peers {
-            r.message(peer.label);
-            let cells = match run_peer(peer, file) {
-                Ok(p) => vec![
-                    Cell::value(p.wall.as_secs_f64(), "s"),
-                    Cell::value(p.peak_rss_mb(), "MB"),
-                    ratio(ours.wall.as_secs_f64(), p.wall.as_secs_f64()),
-                    ratio(ours.peak_rss_mb(), p.peak_rss_mb()),
+        for (peer, runs) in peers.iter().zip(theirs) {
+            let cells = match runs.map(|v| medians(&v)) {
+                Ok(Some(p)) => vec![
+                    Cell::value(p.wall, "s"),
+                    Cell::value(p.cpu, "s"),
+                    Cell::value(p.rss_mb, "MB"),
+                    ratio(m.wall, p.wall),
+                    ratio(m.cpu, p.cpu),
+                    ratio(m.rss_mb, p.rss_mb),
                 ],
-                Err(e) => vec![
-                    peer_failure(&e),
-                    Cell::text(""),
-                    Cell::text(""),
-                    Cell::text(""),
-                ],
+                Ok(None) => vec![Cell::text("no runs")],
+                Err(cell) => vec![cell],
             };
+            let mut cells = cells;
+            cells.resize_with(6, || Cell::text(""));
             t.row(peer.label, cells);
         }
     }
-    t.note("wall and peak RSS of whole processes (interpreter start-up and imports included for Python; rusage from wait4)");
+    t.note(format!(
+        "medians of {pairs} interleaved runs each (membound, then each peer, in turn); whole processes \
+         (interpreter start-up and imports included for Python); CPU = user + system seconds and \
+         peak RSS from wait4's rusage; the Python is MEMBOUND_BENCH_PYTHON or python3"
+    ));
     t
 }
