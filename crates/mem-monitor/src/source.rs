@@ -136,7 +136,11 @@ mod tests {
     fn fixed_round_trips_every_level() {
         let p = FixedPressure::default();
         assert_eq!(p.level(), PressureLevel::Low);
-        for l in [PressureLevel::High, PressureLevel::Medium, PressureLevel::Low] {
+        for l in [
+            PressureLevel::High,
+            PressureLevel::Medium,
+            PressureLevel::Low,
+        ] {
             p.set(l);
             assert_eq!(p.level(), l);
             assert_eq!(FixedPressure::new(l).get(), l);
