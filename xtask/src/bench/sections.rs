@@ -22,7 +22,7 @@ pub fn steps(only: &Selection) -> u64 {
         (Section::Cache, cache),
         (Section::Memory, 2),
         (Section::Pipeline, 1),
-        (Section::Shared, 3),
+        (Section::Shared, 4),
     ]
     .into_iter()
     .filter(|(s, _)| only.has(*s))
@@ -563,21 +563,35 @@ pub fn shared(r: &mut Runner) -> Option<Table> {
         &["Operation", "Plain Redis", "Shared tier", "Change"],
     );
     let runs = if r.quick { 3 } else { 7 };
-    for precision in [Precision::F32, Precision::Int8] {
-        let label = format!("Hit from Redis, 5,000 x 384 {precision} + texts, cold local");
+    let one_value = 64 * MIB;
+    for (precision, max_value_bytes) in [
+        (Precision::F32, None),
+        (Precision::Int8, None),
+        (Precision::F32, Some(one_value)),
+    ] {
+        let unchunked = max_value_bytes.is_some();
+        let label = if unchunked {
+            format!("Hit from Redis, {precision}, one value (max_value_bytes 64 MiB)")
+        } else {
+            format!("Hit from Redis, 5,000 x 384 {precision} + texts, cold local")
+        };
         let run = r.run(
-            &format!("shared: hit {precision}"),
+            &format!(
+                "shared: hit {precision}{}",
+                if unchunked { ", one value" } else { "" }
+            ),
             shared::Hit {
                 embeddings: embeddings_dir(),
                 precision,
                 runs,
+                max_value_bytes,
             },
         );
         let Some(h) = run.map(|h| h.output) else {
             t.row(&label, failed_row());
             continue;
         };
-        if precision == Precision::F32 {
+        if precision == Precision::F32 && !unchunked {
             t.row(
                 "  plain GET of the raw bytes (matrix + texts)",
                 vec![ms(h.plain_get_s), Cell::text(""), Cell::text("")],
@@ -599,16 +613,19 @@ pub fn shared(r: &mut Runner) -> Option<Table> {
                 times(h.plain_decoded_s, h.shared_hit_no_disk_s),
             ],
         );
-        t.row(
-            &format!("  bytes on the wire ({precision})"),
-            vec![
-                Cell::value(h.raw_bytes as f64 / MB, "MB"),
-                Cell::value(h.wire_bytes as f64 / MB, "MB"),
-                reduction(h.raw_bytes as f64, h.wire_bytes as f64),
-            ],
-        );
+        if !unchunked {
+            t.row(
+                &format!("  bytes on the wire ({precision})"),
+                vec![
+                    Cell::value(h.raw_bytes as f64 / MB, "MB"),
+                    Cell::value(h.wire_bytes as f64 / MB, "MB"),
+                    reduction(h.raw_bytes as f64, h.wire_bytes as f64),
+                ],
+            );
+        }
+        let which = if unchunked { ", one value" } else { "" };
         t.note(format!(
-            "hit {precision}: fastest {:.1} ms, {} run(s) each side; result {}; {} error(s), {} timeout(s)",
+            "hit {precision}{which}: fastest {:.1} ms, {} run(s) each side; result {}; {} error(s), {} timeout(s)",
             h.shared_hit_min_s * 1e3,
             runs,
             if h.identical {
@@ -668,6 +685,7 @@ pub fn shared(r: &mut Runner) -> Option<Table> {
         None => t.row("1 KiB gets/s, 4 threads, cold local", failed_row()),
     }
     t.note("plain Redis = GET of the raw bytes on an open connection (the hit rows: two GETs, matrix as little-endian f32 and texts joined by newlines, then decoded into the matrix and the strings); shared tier = CacheService::get_cached_embeddings_fast on a service with an empty cache directory (connected at build): GETRANGE of the head, chunks, checksums, decompression, decoding, and the fill of the local disk tier");
+    t.note("one value: the f32 hit again with the tier's max_value_bytes raised from the default 1 MiB to 64 MiB, so the 6.7 MB frame travels as one Redis value instead of 7 chunks: what chunking costs");
     t.note("server: the MEMBOUND_TEST_REDIS_URL / MEMBOUND_REDIS_URL one, usually a loopback redis-server sharing this machine's cores; keys under a per-run prefix, deleted afterwards");
     Some(t)
 }

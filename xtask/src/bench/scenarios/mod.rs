@@ -165,6 +165,7 @@ mod tests {
                 embeddings: p.clone(),
                 precision: zcache_service::Precision::F16,
                 runs: 7,
+                max_value_bytes: Some(64 << 20),
             }
             .into(),
             shared::Gets {
