@@ -37,7 +37,7 @@ pub struct TestArgs {
     cargo_args: Vec<String>,
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
@@ -55,7 +55,7 @@ fn run_step(name: &str, cmd: &mut Command) -> anyhow::Result<std::process::ExitS
 }
 
 /// The python3 to build the virtualenv with: `$MEMBOUND_PYTHON`, else `python3` on the PATH.
-fn find_python() -> anyhow::Result<OsString> {
+pub(crate) fn find_python() -> anyhow::Result<OsString> {
     let python = std::env::var_os("MEMBOUND_PYTHON").unwrap_or_else(|| "python3".into());
     let version = Command::new(&python)
         .args([
@@ -87,7 +87,7 @@ fn find_python() -> anyhow::Result<OsString> {
 }
 
 /// Creates (or reuses) the virtualenv and installs the pinned requirements when they changed.
-fn prepare_venv(python: &OsString, venv: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn prepare_venv(python: &OsString, venv: &Path) -> anyhow::Result<PathBuf> {
     let venv_python = venv.join("bin").join("python");
     if !venv_python.is_file() {
         let status = run_step(
@@ -145,7 +145,7 @@ fn prepare_venv(python: &OsString, venv: &Path) -> anyhow::Result<PathBuf> {
 /// The checkout to test: the one `cargo xtask` was run in (cargo sets `CARGO_MANIFEST_DIR` for
 /// `cargo run`), not the one this binary was compiled in: checkouts sharing a target directory
 /// (CI's fresh clone) share `target/release/xtask` too.
-fn checkout_root() -> PathBuf {
+pub(crate) fn checkout_root() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .and_then(|xtask| xtask.parent().map(Path::to_path_buf))

@@ -10,6 +10,7 @@ pub(crate) mod child;
 pub mod data;
 mod machine;
 mod peers;
+mod python;
 mod report;
 pub mod scenarios;
 mod sections;
@@ -59,6 +60,9 @@ pub enum Section {
     Pipeline,
     /// The shared tier on Redis against plain Redis (needs a running server).
     Shared,
+    /// The Python package against the CLI, pyarrow and pandas (only when named: builds a
+    /// release wheel into target/py-bench-venv).
+    Python,
 }
 
 /// Which sections a run includes.
@@ -66,15 +70,25 @@ pub enum Section {
 pub struct Selection(Vec<Section>);
 
 impl Selection {
+    /// Whether the run includes `s`: all sections but `python` by default, else those named.
     pub fn has(&self, s: Section) -> bool {
-        self.0.is_empty() || self.0.contains(&s)
+        if self.0.is_empty() {
+            s != Section::Python
+        } else {
+            self.0.contains(&s)
+        }
     }
 
     /// True when a section needs the generated CSV, Parquet and Feather files.
     fn needs_data(&self) -> bool {
-        [Section::Files, Section::Cache, Section::Pipeline]
-            .into_iter()
-            .any(|s| self.has(s))
+        [
+            Section::Files,
+            Section::Cache,
+            Section::Pipeline,
+            Section::Python,
+        ]
+        .into_iter()
+        .any(|s| self.has(s))
     }
 }
 
@@ -176,6 +190,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let python = match &data {
+        Some(data) if only.has(Section::Python) => python::table(&mut runner, data),
+        _ => None,
+    };
     let peers = match &data {
         Some(data) if args.peers && peers::available() => {
             Some(peers::table(&mut runner, data, own))
@@ -200,6 +218,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     tables.extend(peers);
     tables.extend(shared);
+    tables.extend(python);
     for t in &tables {
         print!("{}", t.to_text());
     }
@@ -277,11 +296,13 @@ mod tests {
         let err = only(&["--only", "cache,redis"]).unwrap_err().to_string();
         assert!(
             err.contains("'redis'")
-                && err.contains("monitor, files, cache, memory, pipeline, shared"),
+                && err.contains("monitor, files, cache, memory, pipeline, shared, python"),
             "{err}"
         );
         let sel = Selection(vec![Section::Shared]);
         assert!(sel.has(Section::Shared) && !sel.has(Section::Files) && !sel.needs_data());
         assert!(Selection(Vec::new()).has(Section::Pipeline));
+        assert!(!Selection(Vec::new()).has(Section::Python));
+        assert!(Selection(vec![Section::Python]).needs_data());
     }
 }

@@ -23,6 +23,7 @@ pub fn steps(only: &Selection) -> u64 {
         (Section::Memory, 2),
         (Section::Pipeline, 1),
         (Section::Shared, 4),
+        (Section::Python, 3 * super::python::RUNS_PER_ROUND),
     ]
     .into_iter()
     .filter(|(s, _)| only.has(*s))
