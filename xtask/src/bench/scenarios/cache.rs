@@ -91,6 +91,38 @@ pub struct MixedResult {
     pub stored_bytes: u64,
     pub memory_bytes: u64,
     pub compression_ratio: f64,
+    /// stored / raw right after the puts, before the background pass ran.
+    pub ratio_at_put: f64,
+    /// Entries the background pass recompressed, and how long it took to settle.
+    pub recompressed: u64,
+    pub settle_s: f64,
+    /// Trained dictionaries and their bytes (held beside the entries, not in `stored_bytes`).
+    pub dictionaries: u64,
+    pub dictionary_bytes: u64,
+    /// The short text passages alone: raw and stored payload bytes.
+    pub text_raw_bytes: u64,
+    pub text_stored_bytes: u64,
+}
+
+/// Waits (at most `limit`) until the background recompression stops making progress: its
+/// counter unchanged for one second of 250 ms polls. How long it waited.
+fn settle(cache: &CompressedCache, limit: Duration) -> Duration {
+    let start = Instant::now();
+    let (mut last, mut still) = (u64::MAX, 0);
+    while start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(250));
+        cache.run_pending_tasks();
+        let now = cache.get_stats().recompressed;
+        if now == last {
+            still += 1;
+            if still >= 4 {
+                break;
+            }
+        } else {
+            (last, still) = (now, 0);
+        }
+    }
+    start.elapsed()
 }
 
 impl RunScenario for Mixed {
@@ -120,13 +152,29 @@ impl RunScenario for Mixed {
             cache.put_slice(&format!("emb:{i}"), rows)?;
         }
         cache.run_pending_tasks();
+        let ratio_at_put = cache.get_stats().compression_ratio;
+        let settled = settle(&cache, Duration::from_secs(120));
         let s = cache.get_stats();
+        let (mut text_raw_bytes, mut text_stored_bytes) = (0, 0);
+        for i in 0..corpus.texts.len() {
+            if let Some(e) = cache.peek(&format!("text:{i}"))? {
+                text_raw_bytes += e.raw_bytes;
+                text_stored_bytes += e.stored_bytes;
+            }
+        }
         Ok(MixedResult {
             entries: s.memory_entries,
             raw_bytes: s.raw_bytes,
             stored_bytes: s.stored_bytes,
             memory_bytes: s.memory_bytes,
             compression_ratio: s.compression_ratio,
+            ratio_at_put,
+            recompressed: s.recompressed,
+            settle_s: settled.as_secs_f64(),
+            dictionaries: s.dictionaries,
+            dictionary_bytes: s.dictionary_bytes,
+            text_raw_bytes,
+            text_stored_bytes,
         })
     }
 }
@@ -232,8 +280,9 @@ impl RunScenario for Hit {
     }
 }
 
-/// The Zipf(0.9) trace at a budget of 10 % of all values' raw size: zcache vs an uncompressed
-/// moka weighing raw bytes.
+/// A Zipf trace at a budget of 10 % of all values' raw size: zcache (default configuration but
+/// the codec: background recompression and dictionaries on) vs an uncompressed moka weighing raw
+/// bytes, and an infinite cache (only first requests miss).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct Trace {
     /// Requests in the trace.
@@ -242,6 +291,9 @@ pub struct Trace {
     /// Distinct keys.
     #[arg(long)]
     pub keys: usize,
+    /// Zipf exponent.
+    #[arg(long)]
+    pub exponent: f64,
     /// zcache's default codec.
     #[arg(long)]
     pub codec: Codec,
@@ -252,7 +304,12 @@ pub struct Trace {
 pub struct TraceResult {
     pub zcache_hit_rate: f64,
     pub moka_hit_rate: f64,
+    pub infinite_hit_rate: f64,
     pub budget_bytes: u64,
+    /// zcache's memory tier at the end: entries, weighed bytes, stored payload bytes.
+    pub entries: u64,
+    pub memory_bytes: u64,
+    pub stored_bytes: u64,
 }
 
 impl RunScenario for Trace {
@@ -262,9 +319,12 @@ impl RunScenario for Trace {
         let spec = TraceSpec {
             requests: self.requests,
             keys: self.keys,
+            exponent: self.exponent,
             ..TraceSpec::default()
         };
         let trace = zipf_trace(&spec);
+        let distinct = trace.iter().collect::<std::collections::HashSet<_>>().len();
+        let infinite_hit_rate = 1.0 - distinct as f64 / trace.len().max(1) as f64;
         let budget = total_value_bytes(&spec) / 10;
         let cache = CompressedCache::builder()
             .max_memory(budget)
@@ -284,6 +344,9 @@ impl RunScenario for Trace {
                 let _ = cache.put_bytes(&zcache::testdata::key_name(id), &v);
             },
         );
+        cache.run_pending_tasks();
+        let s = cache.get_stats();
+        drop(cache);
         let plain: moka::sync::Cache<u32, Vec<u8>> = moka::sync::Cache::builder()
             .max_capacity(budget)
             .weigher(|_, v: &Vec<u8>| u32::try_from(v.len()).unwrap_or(u32::MAX))
@@ -297,7 +360,198 @@ impl RunScenario for Trace {
         Ok(TraceResult {
             zcache_hit_rate: z.hit_rate,
             moka_hit_rate: m.hit_rate,
+            infinite_hit_rate,
             budget_bytes: budget,
+            entries: s.memory_entries,
+            memory_bytes: s.memory_bytes,
+            stored_bytes: s.memory_stored_bytes,
+        })
+    }
+}
+
+/// One 1 KiB JSON get at a time from a warm memory tier, zcache (default configuration, the
+/// given codec) interleaved with moka holding the raw bytes: median and p99 of each.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct Get1k {
+    /// zcache's default codec.
+    #[arg(long)]
+    pub codec: Codec,
+    /// Timed gets of each cache.
+    #[arg(long)]
+    pub samples: usize,
+}
+
+/// What [`Get1k`] measured, in nanoseconds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Get1kResult {
+    pub zcache_median_ns: f64,
+    pub zcache_p99_ns: f64,
+    pub moka_median_ns: f64,
+    pub moka_p99_ns: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e9)
+}
+
+impl RunScenario for Get1k {
+    type Output = Get1kResult;
+
+    fn run(self) -> anyhow::Result<Get1kResult> {
+        const KEYS: u32 = 1000;
+        let spec = TraceSpec::default();
+        let cache = CompressedCache::builder()
+            .max_memory(256 << 20)
+            .default_compression(self.codec)
+            .build()?;
+        let plain: moka::sync::Cache<String, Vec<u8>> =
+            moka::sync::Cache::builder().max_capacity(256 << 20).build();
+        let keys: Vec<String> = (0..KEYS).map(zcache::testdata::key_name).collect();
+        for (id, key) in (0..KEYS).zip(&keys) {
+            let v = json_value(&spec, id, 1024);
+            cache.put_bytes(key, &v)?;
+            plain.insert(key.clone(), v);
+        }
+        let get_z = |key: &str| -> anyhow::Result<Duration> {
+            let t = Instant::now();
+            let v = cache.get_bytes(key)?.context("a 1 KiB hit")?;
+            let d = t.elapsed();
+            std::hint::black_box(v);
+            Ok(d)
+        };
+        let get_m = |key: &String| -> anyhow::Result<Duration> {
+            let t = Instant::now();
+            let v = plain.get(key).context("a moka hit")?;
+            let d = t.elapsed();
+            std::hint::black_box(v);
+            Ok(d)
+        };
+        // Warm-up: half a second of gets, so the background pass has seen every entry.
+        let warm = Instant::now();
+        while warm.elapsed() < Duration::from_millis(500) {
+            for key in &keys {
+                get_z(key)?;
+                get_m(key)?;
+            }
+        }
+        let (mut z, mut m) = (
+            Vec::with_capacity(self.samples),
+            Vec::with_capacity(self.samples),
+        );
+        for key in keys.iter().cycle().take(self.samples) {
+            z.push(get_z(key)?);
+            m.push(get_m(key)?);
+        }
+        z.sort();
+        m.sort();
+        Ok(Get1kResult {
+            zcache_median_ns: percentile(&z, 0.5),
+            zcache_p99_ns: percentile(&z, 0.99),
+            moka_median_ns: percentile(&m, 0.5),
+            moka_p99_ns: percentile(&m, 0.99),
+        })
+    }
+}
+
+/// What a memory-tier entry really costs: RSS growth of `entries` puts of 128-byte
+/// incompressible values (no eviction, no background pass), minus payload and key bytes.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct EntryCost {
+    /// Entries to put.
+    #[arg(long)]
+    pub entries: u64,
+}
+
+/// What [`EntryCost`] measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntryCostResult {
+    pub entries: u64,
+    pub rss_growth_bytes: u64,
+    pub payload_and_key_bytes: u64,
+    /// (RSS growth - payload and key bytes) / entries.
+    pub measured_per_entry: f64,
+    /// (weighed size - payload and key bytes) / entries: what the budget charges.
+    pub weighed_per_entry: f64,
+}
+
+impl RunScenario for EntryCost {
+    type Output = EntryCostResult;
+
+    fn run(self) -> anyhow::Result<EntryCostResult> {
+        const LEN: usize = 128;
+        let rss = || mem_monitor::memory_stats().map(|s| s.process_rss_bytes);
+        let keys: Vec<String> = (0..self.entries).map(|i| format!("key-{i:08}")).collect();
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut value = vec![0u8; LEN];
+        let cache = CompressedCache::builder()
+            .max_memory(8 << 30)
+            .background_recompression(false)
+            .cleanup_interval(Duration::ZERO)
+            .build()?;
+        let before = rss()?;
+        for key in &keys {
+            for b in &mut value {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            cache.put_bytes(key, &value)?;
+        }
+        cache.run_pending_tasks();
+        let after = rss()?;
+        let s = cache.get_stats();
+        let payload_and_key_bytes =
+            s.memory_stored_bytes + keys.iter().map(|k| k.len() as u64).sum::<u64>();
+        let n = s.memory_entries.max(1) as f64;
+        let growth = after.saturating_sub(before);
+        Ok(EntryCostResult {
+            entries: s.memory_entries,
+            rss_growth_bytes: growth,
+            payload_and_key_bytes,
+            measured_per_entry: (growth as f64 - payload_and_key_bytes as f64) / n,
+            weighed_per_entry: (s.memory_bytes as f64 - payload_and_key_bytes as f64) / n,
+        })
+    }
+}
+
+/// The benchmark CSV held as a `CompactTable` (text columns as FSST) by
+/// `StreamingLoader::load_compact`, against the plain Arrow chunks it was built from.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+pub struct Compact {
+    /// The benchmark CSV.
+    #[arg(long)]
+    pub path: PathBuf,
+}
+
+/// What [`Compact`] measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CompactResult {
+    pub rows: u64,
+    pub arrow_bytes: u64,
+    pub compact_bytes: u64,
+    pub elapsed_s: f64,
+}
+
+impl RunScenario for Compact {
+    type Output = CompactResult;
+
+    fn run(self) -> anyhow::Result<CompactResult> {
+        let loader = mem_stream::StreamingLoader::builder()
+            .memory_limit(u64::MAX)
+            .build()?;
+        let start = Instant::now();
+        let table = loader
+            .load_compact(&self.path)
+            .with_context(|| format!("loading {} compact", self.path.display()))?;
+        let elapsed_s = start.elapsed().as_secs_f64();
+        let report = table.report();
+        Ok(CompactResult {
+            rows: report.rows,
+            arrow_bytes: report.arrow_bytes,
+            compact_bytes: report.compact_bytes,
+            elapsed_s,
         })
     }
 }

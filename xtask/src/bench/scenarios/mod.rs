@@ -74,6 +74,12 @@ scenarios! {
     CacheHit(cache::Hit),
     /// The Zipf trace replayed on zcache and moka.
     Trace(cache::Trace),
+    /// 1 KiB gets from zcache and moka, median and p99.
+    Get1k(cache::Get1k),
+    /// What one memory-tier entry costs in RSS beyond key and payload.
+    EntryCost(cache::EntryCost),
+    /// The benchmark CSV as a CompactTable (FSST text) against plain Arrow.
+    Compact(cache::Compact),
     /// `release_memory` after freeing many blocks.
     Cleanup(memory::Cleanup),
     /// Time to flag a leak.
@@ -157,9 +163,17 @@ mod tests {
             cache::Trace {
                 requests: 100_000,
                 keys: 10_000,
+                exponent: 0.9,
                 codec: zcache::Codec::Zstd(3),
             }
             .into(),
+            cache::Get1k {
+                codec: zcache::Codec::Lz4,
+                samples: 1000,
+            }
+            .into(),
+            cache::EntryCost { entries: 10 }.into(),
+            cache::Compact { path: p.clone() }.into(),
             memory::Leak {}.into(),
             shared::Hit {
                 embeddings: p.clone(),
