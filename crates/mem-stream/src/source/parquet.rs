@@ -190,7 +190,14 @@ impl ParquetSource {
         let rows_total = u64::try_from(md.file_metadata().num_rows()).unwrap_or(0);
         check_column_readers(path, md, req.projection, &req.budget)?;
         check_chunk_sizes(path, md, req.projection, &req.budget)?;
-        super::parquet_pages::check_page_sizes(path, &file, md, req.projection, &req.budget)?;
+        super::parquet_pages::check_page_sizes(
+            path,
+            &file,
+            md,
+            req.projection,
+            req.limit,
+            &req.budget,
+        )?;
         let by_bytes = rows_for_bytes(md, req.projection, req.budget.chunk_target());
         let mask = match req.projection {
             Some(wanted) => {
@@ -233,21 +240,176 @@ impl ParquetSource {
             None => Ok(None),
             Some(Err(e)) => Err(StreamError::arrow(&path, "decoding Parquet", e)),
             Some(Ok(b)) => {
-                for (field, column) in b.schema().fields().iter().zip(b.columns()) {
-                    column
-                        .to_data()
-                        .validate_full()
-                        .map_err(|e| StreamError::Malformed {
-                            path: path.clone(),
-                            line: None,
-                            column: Some(field.name().clone()),
-                            message: format!("the Parquet data decodes to invalid Arrow data: {e}"),
-                        })?;
-                }
+                check_batch(&path, &b)?;
                 Ok(Some(b))
             }
         })
     }
+}
+
+impl ParquetSource {
+    /// A sample's first batch with its columns decoded on several threads at once: a preview's
+    /// time goes into each column chunk's dictionary page and first data pages (decompressed
+    /// and decoded whole whatever the rows wanted), one column independent of the next. The
+    /// root columns are dealt to up to `available_parallelism` readers by their size in the
+    /// first row group; each reader decodes `batch` rows of its columns, and the columns are put
+    /// back in schema order. `None` when there is nothing to split (one column, one core), and
+    /// the ordinary reader decodes the batch.
+    fn sample_split(&self, batch: usize) -> Result<Option<RecordBatch>> {
+        let md = self.meta.metadata();
+        let Some(first) = md.row_groups().first() else {
+            return Ok(None);
+        };
+        let schema_descr = self.meta.parquet_schema();
+        // The projected root columns and the bytes of their leaves in the first row group.
+        let roots = schema_descr.root_schema().get_fields().len();
+        let mut root_bytes = vec![0i64; roots];
+        for (leaf, chunk) in first.columns().iter().enumerate() {
+            let root = schema_descr.get_column_root_idx(leaf);
+            let bytes = sample_cost(chunk);
+            root_bytes[root] = root_bytes[root].saturating_add(bytes);
+        }
+        let wanted: Vec<usize> = (0..roots)
+            .filter(|&r| {
+                self.mask.as_ref().is_none_or(|m| {
+                    (0..schema_descr.num_columns()).any(|leaf| {
+                        schema_descr.get_column_root_idx(leaf) == r && m.leaf_included(leaf)
+                    })
+                })
+            })
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(wanted.len());
+        if threads < 2 {
+            return Ok(None);
+        }
+        // Largest first to the lightest group.
+        let mut order = wanted.clone();
+        order.sort_by_key(|&r| std::cmp::Reverse(root_bytes[r]));
+        let mut groups: Vec<(i64, Vec<usize>)> = vec![(0, Vec::new()); threads];
+        for r in order {
+            let g = groups
+                .iter_mut()
+                .min_by_key(|(bytes, _)| *bytes)
+                .expect("at least two groups");
+            g.0 = g.0.saturating_add(root_bytes[r]);
+            g.1.push(r);
+        }
+        for g in &mut groups {
+            g.1.sort_unstable();
+        }
+        tracing::debug!(path = %self.path.display(), ?groups, ?root_bytes, "Parquet sample: columns decoded on threads");
+        // What the threads share (the source's reader is not `Sync`).
+        let (path, file, meta) = (self.path.as_path(), &self.file, &self.meta);
+        let decode_group = |file: &File, roots: &[usize]| -> Result<Option<RecordBatch>> {
+            let mask = ProjectionMask::roots(meta.parquet_schema(), roots.iter().copied());
+            let mut reader = build_reader(path, file, meta, Some(&mask), 0, Some(batch), batch)?;
+            match reader.next() {
+                None => Ok(None),
+                Some(Err(e)) => Err(StreamError::arrow(path, "decoding Parquet", e)),
+                Some(Ok(b)) => {
+                    check_batch(path, &b)?;
+                    Ok(Some(b))
+                }
+            }
+        };
+        let results: Vec<Result<Option<RecordBatch>>> = std::thread::scope(|scope| {
+            let (head, rest) = groups.split_first().expect("at least two groups");
+            let handles: Vec<_> = rest
+                .iter()
+                .map(|g| {
+                    let roots = g.1.as_slice();
+                    let decode_group = &decode_group;
+                    scope.spawn(move || {
+                        contain(path, "Parquet", || {
+                            // A file of its own: clones of one `File` share its offset, which
+                            // the Parquet reader seeks.
+                            let own = reopen(path, file)?;
+                            decode_group(&own, roots)
+                        })
+                    })
+                })
+                .collect();
+            let mut out = vec![decode_group(file, &head.1)];
+            out.extend(handles.into_iter().map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StreamError::Malformed {
+                        path: path.to_path_buf(),
+                        line: None,
+                        column: None,
+                        message: "a Parquet decoding thread panicked".into(),
+                    })
+                })
+            }));
+            out
+        });
+        // Each root's column, by root index.
+        let mut columns: Vec<Option<arrow::array::ArrayRef>> = vec![None; roots];
+        let mut rows = None;
+        for (g, result) in groups.iter().zip(results) {
+            let Some(b) = result? else {
+                return Ok(None);
+            };
+            if *rows.get_or_insert(b.num_rows()) != b.num_rows() {
+                // Readers that disagree on the rows: leave it to the ordinary reader.
+                return Ok(None);
+            }
+            for (&r, column) in g.1.iter().zip(b.columns()) {
+                columns[r] = Some(column.clone());
+            }
+        }
+        let columns: Vec<_> = wanted.iter().filter_map(|&r| columns[r].take()).collect();
+        let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(rows);
+        let b = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map_err(|e| StreamError::arrow(&self.path, "joining Parquet columns", e))?;
+        Ok(Some(b))
+    }
+}
+
+/// The same file opened again, with an offset of its own: on Linux through `/proc/self/fd`
+/// (the very file, even if its path was since replaced), elsewhere by its path.
+fn reopen(path: &std::path::Path, file: &File) -> Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(f) = File::open(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+            return Ok(f);
+        }
+    }
+    let _ = file;
+    File::open(path).map_err(|e| StreamError::io(path, "cannot open", e))
+}
+
+/// The work of a sample's first rows in a column chunk, in compressed bytes: its dictionary
+/// page, which is decoded whole, and about a first data page (1 MiB, the writers' usual page
+/// size, or the whole chunk when it is smaller).
+fn sample_cost(chunk: &parquet::file::metadata::ColumnChunkMetaData) -> i64 {
+    let dictionary = chunk
+        .dictionary_page_offset()
+        .map_or(0, |d| chunk.data_page_offset().saturating_sub(d).max(0));
+    let data = chunk
+        .compressed_size()
+        .saturating_sub(dictionary)
+        .clamp(0, 1 << 20);
+    dictionary.saturating_add(data)
+}
+
+/// Checks every column of a decoded batch in full: the Parquet reader builds some arrays
+/// without validating them, and invalid offsets or keys would panic later, far from the decoder.
+fn check_batch(path: &std::path::Path, b: &RecordBatch) -> Result<()> {
+    for (field, column) in b.schema().fields().iter().zip(b.columns()) {
+        column
+            .to_data()
+            .validate_full()
+            .map_err(|e| StreamError::Malformed {
+                path: path.to_path_buf(),
+                line: None,
+                column: Some(field.name().clone()),
+                message: format!("the Parquet data decodes to invalid Arrow data: {e}"),
+            })?;
+    }
+    Ok(())
 }
 
 /// Rows per batch for a target: within a chunk's bytes and the rows wanted.
@@ -306,6 +468,20 @@ impl Decode for ParquetSource {
 
     fn decode(&mut self, target: usize) -> Result<Option<RecordBatch>> {
         let batch = batch_size(target, self.by_bytes, self.limit);
+        if let Some(limit) = self.limit {
+            if self.rows_read >= limit as u64 {
+                return Ok(None);
+            }
+            if self.rows_read == 0 {
+                let path = self.path.clone();
+                if let Some(b) = contain(&path, "Parquet", || self.sample_split(batch))? {
+                    self.rows_read = b.num_rows() as u64;
+                    // The rest, if asked for, from a reader rebuilt at the next row.
+                    self.batch = 0;
+                    return Ok(Some(b));
+                }
+            }
+        }
         if batch != self.batch {
             tracing::debug!(path = %self.path.display(), from = self.batch, to = batch, row = self.rows_read, "Parquet batch size follows the chunk size");
             let path = self.path.clone();

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::path::Path;
 
 use parquet::file::metadata::ParquetMetaData;
+#[cfg(not(unix))]
 use parquet::file::reader::ChunkReader;
 
 use super::parquet_footer::page_header_sizes;
@@ -26,16 +27,24 @@ const MAX_PAGES: usize = 1 << 20;
 
 /// Refuses a page of a projected column (`projection` holds root column names) whose stated
 /// uncompressed size is over the budget's batch share, or negative, or whose stated compressed
-/// size runs past its column chunk.
+/// size runs past its column chunk. With a `limit` (a sample), only the row groups that hold its
+/// first `limit` rows are walked: the reader reads no other (a preview of a big file otherwise
+/// spends most of its time reading the headers of pages it never reads).
 pub(crate) fn check_page_sizes(
     path: &Path,
     file: &File,
     md: &ParquetMetaData,
     projection: Option<&[String]>,
+    limit: Option<usize>,
     budget: &Budget,
 ) -> Result<()> {
     let allowed = budget.batch_max();
+    let mut first_row = 0u64;
     for (g, rg) in md.row_groups().iter().enumerate() {
+        if limit.is_some_and(|l| first_row >= l as u64) {
+            break;
+        }
+        first_row = first_row.saturating_add(u64::try_from(rg.num_rows()).unwrap_or(0));
         for c in rg.columns() {
             let root = c.column_path().parts().first().cloned().unwrap_or_default();
             if projection.is_some_and(|p| !p.contains(&root)) {
@@ -93,7 +102,7 @@ fn read_header(file: &File, pos: u64, end: u64) -> Option<(u64, i32, i32)> {
     let mut want = FIRST_READ;
     loop {
         let n = want.min(end - pos);
-        let bytes = file.get_bytes(pos, usize::try_from(n).ok()?).ok()?;
+        let bytes = read_at(file, pos, usize::try_from(n).ok()?)?;
         if let Some((header, uncompressed, compressed)) = page_header_sizes(&bytes) {
             return Some((header as u64, uncompressed, compressed));
         }
@@ -101,5 +110,22 @@ fn read_header(file: &File, pos: u64, end: u64) -> Option<(u64, i32, i32)> {
             return None;
         }
         want *= 16;
+    }
+}
+
+/// `len` bytes at `pos`: one positioned read where the platform has it (a walk reads hundreds
+/// of headers, and `ChunkReader::get_bytes` on a `File` costs a dup, a seek, a read and a close
+/// for each), else through the reader.
+fn read_at(file: &File, pos: u64, len: usize) -> Option<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, pos).ok()?;
+        Some(buf)
+    }
+    #[cfg(not(unix))]
+    {
+        file.get_bytes(pos, len).ok().map(|b| b.to_vec())
     }
 }
