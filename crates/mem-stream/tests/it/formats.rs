@@ -97,6 +97,30 @@ fn parquet_streams_projects_and_samples() {
     check_ids(&b, 12_500);
 }
 
+/// A Parquet sample decodes its columns on several threads (where there are cores): the same
+/// rows and values as the stream's, in schema order, with and without a projection, across
+/// row groups and at a limit that ends mid-group.
+#[test]
+fn parquet_samples_match_the_stream() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write_parquet(d.path());
+    for columns in [None, Some(vec!["value", "id"]), Some(vec!["name"])] {
+        let build = || {
+            let b = plain();
+            match &columns {
+                Some(c) => b.projection(c.iter().copied()),
+                None => b,
+            }
+        };
+        let all = stream_all(&build().build().unwrap(), &p).unwrap();
+        let all = concat_batches(&all[0].schema(), &all).unwrap();
+        for n in [1, 999, 4000, 4321, 12_500] {
+            let (s, _) = build().build().unwrap().sample(&p, n).unwrap();
+            assert_eq!(s, all.slice(0, n), "{columns:?}, {n} rows");
+        }
+    }
+}
+
 #[test]
 fn ipc_files_with_compression_and_streams() {
     let d = tempfile::tempdir().unwrap();
