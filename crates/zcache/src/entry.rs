@@ -92,6 +92,21 @@ impl Stored {
         }
     }
 
+    /// The same value stored again: another codec, payload, dictionary and flags; kind, sizes
+    /// and times are this entry's.
+    pub(crate) fn recoded(&self, codec: Codec, payload: Box<[u8]>, dict: u32, flags: u8) -> Self {
+        Self::new(
+            self.kind,
+            codec,
+            self.raw_len,
+            self.created_ms,
+            self.expires_ms,
+            payload,
+            dict,
+            flags,
+        )
+    }
+
     pub(crate) fn mark_on_disk(&self) {
         self.flags.fetch_or(ON_DISK, Ordering::Relaxed);
     }

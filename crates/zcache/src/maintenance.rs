@@ -186,12 +186,8 @@ impl CompressedCache {
             }
             report.recompressed += 1;
             report.bytes_saved += (old_len - payload.len()) as u64;
-            let fresh = Arc::new(Stored::new(
-                old.kind,
+            let fresh = Arc::new(old.recoded(
                 codec,
-                old.raw_len,
-                old.created_ms,
-                old.expires_ms,
                 payload.into_boxed_slice(),
                 0,
                 old.flags.load(Ordering::Relaxed),

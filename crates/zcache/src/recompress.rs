@@ -382,16 +382,7 @@ impl Inner {
             return;
         }
         let flags = AUTO | COLD | (old.flags.load(Ordering::Relaxed) & ON_DISK);
-        let fresh = Stored::new(
-            old.kind,
-            codec,
-            old.raw_len,
-            old.created_ms,
-            old.expires_ms,
-            payload.into_boxed_slice(),
-            dict_id,
-            flags,
-        );
+        let fresh = old.recoded(codec, payload.into_boxed_slice(), dict_id, flags);
         self.replace_if_current(key, old, fresh);
     }
 
@@ -404,16 +395,7 @@ impl Inner {
             return;
         };
         let flags = AUTO | SETTLED | (old.flags.load(Ordering::Relaxed) & ON_DISK);
-        let fresh = Stored::new(
-            old.kind,
-            codec,
-            old.raw_len,
-            old.created_ms,
-            old.expires_ms,
-            payload.into_boxed_slice(),
-            0,
-            flags,
-        );
+        let fresh = old.recoded(codec, payload.into_boxed_slice(), 0, flags);
         self.replace_if_current(key, old, fresh);
     }
 
