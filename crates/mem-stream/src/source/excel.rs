@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use calamine::{Data, Range, Reader, open_workbook_auto};
 
-use super::{BatchSource, OpenRequest, projection_indices};
+use super::{BatchSource, OpenRequest, days_from_civil, projection_indices};
 use crate::error::{Result, StreamError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,17 +62,6 @@ fn cell_text(cell: &Data) -> Option<String> {
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
         other => Some(other.to_string()),
     }
-}
-
-/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn millis(cell: &Data) -> Option<i64> {

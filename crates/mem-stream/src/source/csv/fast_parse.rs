@@ -10,6 +10,7 @@
 //! - timestamps without a time zone: `YYYY-MM-DDTHH:MM:SS` (or a space for `T`), valid fields;
 //! - dates: `YYYY-MM-DD`.
 
+use crate::source::days_from_civil;
 use arrow::array::timezone::Tz;
 use arrow::compute::kernels::cast_utils::{Parser, string_to_datetime};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type, TimeUnit, UInt64Type};
@@ -85,17 +86,6 @@ fn fast_float(b: &[u8]) -> Option<f64> {
     let mantissa = (i as f64) * scale + f as f64; // exact: below 10^15
     let v = mantissa / scale;
     Some(if neg { -v } else { v })
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
