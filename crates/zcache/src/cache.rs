@@ -11,7 +11,7 @@ use crate::cleanup::Cleaner;
 use crate::dict::Dicts;
 use crate::disk::format::MAX_KEY_LEN;
 use crate::disk::{DiskStore, ReadOutcome};
-use crate::entry::{AUTO, Stored, encode, now_ms};
+use crate::entry::{Stored, encode, now_ms};
 use crate::error::CacheError;
 use crate::options::{EntryInfo, PutOptions, PutReport};
 use crate::recompress::Recompressor;
@@ -310,8 +310,13 @@ impl CompressedCache {
             .compression
             .unwrap_or(inner.config.default_compression);
         codec.validate()?;
-        let flags = if codec == crate::Codec::Auto { AUTO } else { 0 };
-        let (codec, payload) = encode(raw, kind, codec, inner.harder.load(Ordering::Relaxed))?;
+        let auto = codec == crate::Codec::Auto;
+        let fast = encode(raw, kind, codec, inner.harder.load(Ordering::Relaxed))?;
+        let (codec, payload, dict, flags) = if auto {
+            inner.put_with_dict(key, kind, raw, fast)
+        } else {
+            (fast.0, fast.1, 0, 0)
+        };
         let now = now_ms();
         let ttl = options.ttl.or(inner.config.default_ttl);
         let expires_ms = ttl.map_or(0, |t| {
@@ -325,7 +330,7 @@ impl CompressedCache {
             now,
             expires_ms,
             payload.into_boxed_slice(),
-            0,
+            dict,
             flags,
         ));
         let mut report = PutReport {

@@ -321,6 +321,44 @@ pub(crate) fn compressor(dict: &Dict, level: i32) -> Option<zstd::bulk::Compress
     Some(c)
 }
 
+#[cfg(feature = "zstd")]
+thread_local! {
+    /// A few compression contexts with their dictionary and level loaded, most recent last
+    /// (loading a dictionary costs more than compressing a small value with it).
+    static DICT_C: std::cell::RefCell<Vec<(u32, i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Compresses `raw` with `dict` at `level` (content checksum and dictionary id written), on a
+/// context kept per thread. `None` when zstd fails.
+#[cfg(feature = "zstd")]
+pub(crate) fn compress_with(dict: &Dict, level: i32, raw: &[u8]) -> Option<Vec<u8>> {
+    DICT_C.with(|cell| {
+        let mut slots = cell.borrow_mut();
+        let pos = match slots
+            .iter()
+            .position(|(i, l, _)| *i == dict.id && *l == level)
+        {
+            Some(p) => p,
+            None => {
+                let c = compressor(dict, level)?;
+                if slots.len() >= 4 {
+                    slots.remove(0);
+                }
+                slots.push((dict.id, level, c));
+                slots.len() - 1
+            }
+        };
+        slots.get_mut(pos)?.2.compress(raw).ok()
+    })
+}
+
+/// Without zstd nothing is compressed with a dictionary.
+#[cfg(not(feature = "zstd"))]
+pub(crate) fn compress_with(_dict: &Dict, _level: i32, _raw: &[u8]) -> Option<Vec<u8>> {
+    None
+}
+
 /// Trains a dictionary of at most `max_size` bytes from `samples` (`None` if zstd cannot).
 #[cfg(feature = "zstd")]
 pub(crate) fn train(samples: &[Vec<u8>], max_size: usize) -> Option<Vec<u8>> {
