@@ -229,3 +229,54 @@ fn concurrent_writers_and_readers_only_ever_see_exact_values() {
     let s = cache.get_stats();
     assert_eq!((s.corrupt_entries, s.disk_errors), (0, 0), "{s:?}");
 }
+
+/// A JSON-like record list of about `len` bytes, different per `i`.
+fn record_json(i: u64, len: usize) -> String {
+    let mut s = String::from("[");
+    let mut j = i;
+    while s.len() < len {
+        j = j
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        s.push_str(&format!(
+            "{{\"id\":{},\"title\":\"passage {}\",\"lang\":\"en\",\"status\":\"published\",\"score\":{}.{}}},",
+            j >> 40,
+            (j >> 20) % 1000,
+            (j >> 8) % 100,
+            j % 97
+        ));
+    }
+    s.push(']');
+    s
+}
+
+#[test]
+fn once_a_family_has_a_dictionary_new_values_are_put_with_it() {
+    let cache = CompressedCache::builder()
+        .max_memory(64 << 20)
+        .recompress_after(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    // Cold values of one family: the background pass samples them and trains a dictionary.
+    for i in 0..600 {
+        cache
+            .put(&format!("doc:{i}"), record_json(i, 1500).as_str())
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cache.get_stats().dictionaries == 0 {
+        assert!(Instant::now() < deadline, "no dictionary trained");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A new value of the family is stored with it at once, smaller than lz4 would, and reads
+    // back exactly.
+    let value = record_json(10_000, 1500);
+    let report = cache.put("doc:new", value.as_str()).unwrap();
+    let lz4 = lz4_flex::compress(value.as_bytes()).len() as u64;
+    assert!(matches!(report.codec, Codec::Zstd(_)), "{report:?}");
+    assert!(report.stored_bytes < lz4, "{report:?} vs lz4 {lz4}");
+    assert_eq!(cache.get::<str>("doc:new").unwrap().unwrap(), value);
+    // Another family (no dictionary yet) keeps the fast codec.
+    let other = cache.put("img:new", value.as_str()).unwrap();
+    assert_eq!(other.codec, Codec::Lz4);
+}
