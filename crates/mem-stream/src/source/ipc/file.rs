@@ -1,15 +1,17 @@
 //! The Arrow IPC file format (Feather v2): the footer and the blocks it points to, every length
 //! checked against the file and the memory budget before anything is allocated for it.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::buffer::MutableBuffer;
+use arrow::buffer::{Buffer, MutableBuffer};
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::Block;
 use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{Receiver, SendError, Sender, bounded};
 
 use super::message::{MessageDecoder, describe_flatbuffer_error, parse_message, read_body};
 use crate::budget::Budget;
@@ -184,13 +186,25 @@ impl IpcFile {
     }
 }
 
-/// A little-endian Arrow IPC file, batch by batch.
+/// Record batches read from the file and being decoded (decompressed) on the workers: with the
+/// one the consumer holds, the memory of a stream is about this many batches plus one.
+const IN_FLIGHT: usize = 2;
+
+/// A read message for a worker: the batch's number, its metadata and body, and where to answer.
+type Job = (usize, Vec<u8>, Buffer, Sender<Result<Option<RecordBatch>>>);
+
+/// A little-endian Arrow IPC file, batch by batch. This thread reads each block (every length
+/// checked first); up to [`IN_FLIGHT`] read blocks are decoded at once on worker threads (LZ4 and
+/// ZSTD buffers decompress there), and batches come back in file order.
 pub(crate) struct IpcFileSource {
     ipc: IpcFile,
-    decoder: MessageDecoder,
+    decoder: Arc<MessageDecoder>,
     schema: SchemaRef,
     batches: Vec<Block>,
     next: usize,
+    /// Started on the first batch, when the file has more than one.
+    workers: Option<Sender<Job>>,
+    pending: VecDeque<Receiver<Result<Option<RecordBatch>>>>,
 }
 
 impl IpcFileSource {
@@ -225,22 +239,85 @@ impl IpcFileSource {
         }
         Ok(Self {
             ipc,
-            decoder,
+            decoder: Arc::new(decoder),
             schema,
             batches: info.batches,
             next: 0,
+            workers: None,
+            pending: VecDeque::new(),
         })
     }
 
-    fn read(&mut self, index: usize, block: &Block) -> Result<Option<RecordBatch>> {
-        let (meta, body) = self
-            .ipc
-            .read_block(block, &format!("Arrow IPC record batch {index}"))?;
-        let message = parse_message(&self.ipc.path, &meta)?;
+    /// Decodes one read block: a record batch, or `None` for another message.
+    fn decode_block(
+        decoder: &MessageDecoder,
+        index: usize,
+        meta: &[u8],
+        body: &Buffer,
+    ) -> Result<Option<RecordBatch>> {
+        let message = parse_message(decoder.path(), meta)?;
         if message.header_type() != arrow::ipc::MessageHeader::RecordBatch {
             return Ok(None);
         }
-        self.decoder.decode(&message, &body.into())
+        decoder.record_batch(index, &message, body).map(Some)
+    }
+
+    /// The workers' queue, started when first needed: `None` when the file has a single batch
+    /// or no thread could start (then this thread decodes).
+    fn workers(&mut self) -> Option<&Sender<Job>> {
+        if self.workers.is_none() && self.batches.len() > 1 {
+            let (tx, rx) = bounded::<Job>(IN_FLIGHT);
+            let mut started = 0;
+            for i in 0..IN_FLIGHT {
+                let (rx, decoder) = (rx.clone(), self.decoder.clone());
+                let spawned = std::thread::Builder::new()
+                    .name(format!("mem-stream-ipc-{i}"))
+                    .spawn(move || {
+                        for (index, meta, body, reply) in rx {
+                            let decoded = Self::decode_block(&decoder, index, &meta, &body);
+                            // The consumer may be gone; nothing to do then.
+                            let _ = reply.send(decoded);
+                        }
+                    });
+                match spawned {
+                    Ok(_) => started += 1,
+                    Err(e) => tracing::debug!(error = %e, "no Arrow IPC decoding thread"),
+                }
+            }
+            if started > 0 {
+                self.workers = Some(tx);
+            }
+        }
+        self.workers.as_ref()
+    }
+
+    /// Reads the next block and hands it to a worker, or decodes it here without workers.
+    fn start_next(&mut self) -> Result<()> {
+        let Some(block) = self.batches.get(self.next).copied() else {
+            return Ok(());
+        };
+        let index = self.next;
+        self.next += 1;
+        let (meta, body) = self
+            .ipc
+            .read_block(&block, &format!("Arrow IPC record batch {index}"))?;
+        let body = Buffer::from(body);
+        let (reply, rx) = bounded(1);
+        match self.workers() {
+            Some(tx) => {
+                if let Err(SendError((index, meta, body, reply))) =
+                    tx.send((index, meta, body, reply))
+                {
+                    // Every worker is gone: decode here.
+                    let _ = reply.send(Self::decode_block(&self.decoder, index, &meta, &body));
+                }
+            }
+            None => {
+                let _ = reply.send(Self::decode_block(&self.decoder, index, &meta, &body));
+            }
+        }
+        self.pending.push_back(rx);
+        Ok(())
     }
 }
 
@@ -250,18 +327,29 @@ impl Decode for IpcFileSource {
     }
 
     fn decode(&mut self, _target: usize) -> Result<Option<RecordBatch>> {
-        while let Some(block) = self.batches.get(self.next).copied() {
-            let index = self.next;
-            self.next += 1;
-            if let Some(b) = self.read(index, &block)? {
-                return Ok(Some(b));
+        loop {
+            while self.pending.len() < IN_FLIGHT && self.next < self.batches.len() {
+                self.start_next()?;
+            }
+            let Some(rx) = self.pending.pop_front() else {
+                return Ok(None);
+            };
+            let decoded = rx.recv().unwrap_or_else(|_| {
+                Err(StreamError::malformed(
+                    self.decoder.path(),
+                    None,
+                    "an Arrow IPC decoding thread stopped unexpectedly",
+                ))
+            })?;
+            if let Some(batch) = decoded {
+                return Ok(Some(batch));
             }
         }
-        Ok(None)
     }
 
     fn position(&self, _rows: u64) -> u64 {
-        block_position(self.next, self.batches.len(), self.ipc.total)
+        let delivered = self.next - self.pending.len();
+        block_position(delivered, self.batches.len(), self.ipc.total)
     }
 
     fn total(&self) -> u64 {

@@ -246,6 +246,11 @@ impl MessageDecoder {
         }
     }
 
+    /// The file being decoded.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Refuses a batch whose decoded buffers would take more than a batch's share.
     fn check_size(&self, what: String, needed: u64) -> Result<()> {
         let allowed = self.budget.batch_max();
@@ -262,6 +267,41 @@ impl MessageDecoder {
         Ok(())
     }
 
+    /// Decodes the record batch `message` (the file's batch number `index`, for errors) with its
+    /// `body`. Takes `&self`: the dictionaries are all known before a file's record batches, so
+    /// several threads can decode a file's batches at once.
+    pub(crate) fn record_batch(
+        &self,
+        index: usize,
+        message: &Message<'_>,
+        body: &Buffer,
+    ) -> Result<RecordBatch> {
+        let path = &self.path;
+        let rb = message.header_as_record_batch().ok_or_else(|| {
+            StreamError::malformed(path, None, "an Arrow IPC record batch without its header")
+        })?;
+        let needed = check_batch(path, &rb, body, &self.schema)?;
+        self.check_size(format!("Arrow IPC record batch {index}"), needed)?;
+        let version = message.version();
+        // LZ4 buffers decompressed here, straight into place, when the frames allow.
+        let plain = super::lz4::decompress(path, index, &rb, body, needed)?;
+        let (rb, body) = match plain.as_ref().and_then(|p| Some((p.batch()?, &p.body))) {
+            Some(decompressed) => decompressed,
+            None => (rb, body),
+        };
+        contain(path, "Arrow IPC", || {
+            arrow::ipc::reader::read_record_batch(
+                body,
+                rb,
+                self.schema.clone(),
+                &self.dictionaries,
+                self.projection.as_deref(),
+                &version,
+            )
+            .map_err(|e| StreamError::arrow(path, "decoding an Arrow IPC record batch", e))
+        })
+    }
+
     /// Decodes `message` with its `body`: a record batch, or `None` after a dictionary batch (or
     /// an empty message).
     pub(crate) fn decode(
@@ -273,29 +313,9 @@ impl MessageDecoder {
         let version = message.version();
         match message.header_type() {
             MessageHeader::RecordBatch => {
-                let rb = message.header_as_record_batch().ok_or_else(|| {
-                    StreamError::malformed(
-                        &path,
-                        None,
-                        "an Arrow IPC record batch without its header",
-                    )
-                })?;
-                let needed = check_batch(&path, &rb, body, &self.schema)?;
                 let index = self.batches;
-                self.check_size(format!("Arrow IPC record batch {index}"), needed)?;
                 self.batches += 1;
-                let batch = contain(&path, "Arrow IPC", || {
-                    arrow::ipc::reader::read_record_batch(
-                        body,
-                        rb,
-                        self.schema.clone(),
-                        &self.dictionaries,
-                        self.projection.as_deref(),
-                        &version,
-                    )
-                    .map_err(|e| StreamError::arrow(&path, "decoding an Arrow IPC record batch", e))
-                })?;
-                Ok(Some(batch))
+                self.record_batch(index, message, body).map(Some)
             }
             MessageHeader::DictionaryBatch => {
                 let db = message.header_as_dictionary_batch().ok_or_else(|| {

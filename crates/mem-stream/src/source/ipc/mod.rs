@@ -5,6 +5,7 @@
 
 mod bigendian;
 mod file;
+mod lz4;
 mod message;
 mod stream;
 
