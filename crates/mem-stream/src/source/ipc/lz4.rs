@@ -198,7 +198,8 @@ fn frame_into(data: &[u8], out: &mut [u8], start: usize, end: usize) -> Result<(
         let room = end - pos;
         let written = if stored {
             let dst = out
-                .get_mut(pos..pos + len)
+                .get_mut(pos..end)
+                .and_then(|room| room.get_mut(..len))
                 .ok_or_else(|| bad("decompresses to more bytes than its prefix says"))?;
             dst.copy_from_slice(block);
             len
@@ -282,6 +283,18 @@ mod tests {
         assert!(matches!(decode(&f, 5000), Err(Skip::Unsupported)));
         let f = frame(&data, FrameInfo::new());
         assert!(matches!(decode(&f, 4999), Err(Skip::Corrupt(_))));
+        // An incompressible block is stored: it must not spill past its buffer either.
+        let noise: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let stored = frame(&noise, FrameInfo::new());
+        assert_eq!(decode(&stored, 5000).ok(), Some(noise.clone()));
+        let mut out = vec![0u8; 6000];
+        assert!(matches!(
+            frame_into(&stored, &mut out, 0, 4000),
+            Err(Skip::Corrupt(_))
+        ));
+        assert!(out[4000..].iter().all(|&b| b == 0));
         assert!(matches!(decode(&f, 5001), Err(Skip::Corrupt(_))));
         assert!(matches!(
             decode(&f[..f.len() - 3], 5000),
