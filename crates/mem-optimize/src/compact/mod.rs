@@ -235,11 +235,9 @@ impl CompactBatch {
                 if f.is_null(row) {
                     return Ok(None);
                 }
-                let mut bytes = Vec::new();
-                f.decode_row_into(row, &mut bytes);
-                String::from_utf8(bytes)
-                    .map(|s| Some(Cow::Owned(s)))
-                    .map_err(|e| bad_utf8(&e))
+                let mut text = String::new();
+                f.decode_row_str(row, &mut text);
+                Ok(Some(Cow::Owned(text)))
             }
             Column::Arrow(a) => Ok(arrow_text(a.as_ref(), row)?.map(Cow::Borrowed)),
         }
@@ -264,9 +262,7 @@ impl CompactBatch {
                 if f.is_null(row) {
                     return Ok(false);
                 }
-                let mut bytes = std::mem::take(out).into_bytes();
-                f.decode_row_into(row, &mut bytes);
-                *out = String::from_utf8(bytes).map_err(|e| bad_utf8(&e))?;
+                f.decode_row_str(row, out);
                 Ok(true)
             }
             Column::Arrow(a) => Ok(arrow_text(a.as_ref(), row)?
@@ -377,13 +373,6 @@ fn report(batches: &[CompactBatch], schema: &SchemaRef, trainings: &[u64]) -> Co
         arrow_bytes: batches.iter().map(|b| b.arrow_total).sum(),
         compact_bytes: held(batches),
     }
-}
-
-fn bad_utf8(e: &std::string::FromUtf8Error) -> OptimizeError {
-    OptimizeError::arrow(
-        "decoding an FSST text value",
-        arrow::error::ArrowError::InvalidArgumentError(e.to_string()),
-    )
 }
 
 fn not_text(array: &dyn Array) -> OptimizeError {

@@ -100,6 +100,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Decoding skips Arrow's UTF-8 and offset checks (FSST gives back exactly what it was
+    /// given): the arrays it builds must pass them all the same.
+    #[test]
+    fn decoded_text_passes_arrows_full_validation(values in text_strategy()) {
+        let batch = batch_of(&values);
+        let compact = CompactBatch::try_new(&batch, &always().optimize(None)).unwrap();
+        for col in 1..4 {
+            let array = compact.column(col).unwrap();
+            prop_assert!(array.to_data().validate_full().is_ok());
+            prop_assert_eq!(&array, batch.column(col));
+        }
+        // Rows read backwards into one String (long after short and short after long): each
+        // read replaces what the last one left.
+        let mut buf = String::from("left over from before");
+        for (row, want) in values.iter().enumerate().rev() {
+            let some = compact.value_into(1, row, &mut buf).unwrap();
+            prop_assert_eq!(some, want.is_some());
+            prop_assert_eq!(buf.as_str(), want.as_deref().unwrap_or(""));
+        }
+    }
+}
+
 /// A well-mixed hash of `x` (splitmix64's finaliser).
 fn mix(x: usize) -> usize {
     let mut z = (x as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
