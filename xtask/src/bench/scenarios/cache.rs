@@ -517,7 +517,8 @@ impl RunScenario for EntryCost {
 }
 
 /// The benchmark CSV held as a `CompactTable` (text columns as FSST) by
-/// `StreamingLoader::load_compact`, against the plain Arrow chunks it was built from.
+/// `StreamingLoader::load_compact`, against the plain Arrow chunks it was built from; then
+/// single rows' text read at random from it, and the whole table decoded back to Arrow.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct Compact {
     /// The benchmark CSV.
@@ -532,6 +533,75 @@ pub struct CompactResult {
     pub arrow_bytes: u64,
     pub compact_bytes: u64,
     pub elapsed_s: f64,
+    /// The text column read and decoded alone (the compressed one with the most text).
+    pub text_column: String,
+    /// Single rows read at random (`CompactTable::value_into`, one reused `String`), each
+    /// timed alone: median and p99 in nanoseconds, and the mean bytes of a row's text.
+    pub row_reads: u64,
+    pub row_read_median_ns: f64,
+    pub row_read_p99_ns: f64,
+    pub row_read_mean_bytes: f64,
+    /// The whole table decoded back to Arrow record batches, chunk by chunk on one thread:
+    /// bytes of the decoded (plain Arrow) batches, the median wall time of the passes and
+    /// the median CPU time of the decoding thread (a shared machine's time slices left out).
+    pub decode_passes: u64,
+    pub decoded_bytes: u64,
+    pub decode_s: f64,
+    pub decode_cpu_s: f64,
+    /// The text column alone decoded back to Arrow arrays: decoded bytes, median wall and
+    /// thread CPU times.
+    pub text_decoded_bytes: u64,
+    pub text_decode_s: f64,
+    pub text_decode_cpu_s: f64,
+}
+
+/// Rows read at random from the compact table (after as many untimed ones).
+const COMPACT_ROW_READS: usize = 200_000;
+/// Timed decodes of the whole table (the median is kept).
+const COMPACT_DECODE_PASSES: usize = 3;
+
+/// A SplitMix64 step: a reproducible stream of row numbers without a `rand` dependency.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// CPU seconds the calling thread has used.
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r == 0 {
+        ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    } else {
+        f64::NAN
+    }
+}
+
+/// `passes` runs of `pass`, which returns the bytes it decoded: those bytes and the median
+/// wall and thread CPU seconds of a run.
+fn decode_passes(
+    passes: usize,
+    mut pass: impl FnMut() -> anyhow::Result<u64>,
+) -> anyhow::Result<(u64, f64, f64)> {
+    let (mut bytes, mut wall, mut cpu) = (0, Vec::new(), Vec::new());
+    for _ in 0..passes {
+        let (t, c) = (Instant::now(), thread_cpu_s());
+        bytes = pass()?;
+        cpu.push(thread_cpu_s() - c);
+        wall.push(t.elapsed().as_secs_f64());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    Ok((bytes, median(wall), median(cpu)))
 }
 
 impl RunScenario for Compact {
@@ -547,11 +617,75 @@ impl RunScenario for Compact {
             .with_context(|| format!("loading {} compact", self.path.display()))?;
         let elapsed_s = start.elapsed().as_secs_f64();
         let report = table.report();
+        let (text, text_name) = report
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.encoding != mem_optimize::CompactEncoding::Arrow)
+            .max_by_key(|(_, c)| c.text_bytes)
+            .map(|(i, c)| (i, c.name.clone()))
+            .context("no text column was compressed")?;
+        let rows = table.num_rows();
+        anyhow::ensure!(rows > 0, "the compact table is empty");
+
+        // (a) Single rows at random, each read timed alone.
+        let mut state = 0x5EED_u64;
+        let mut row = || (splitmix(&mut state) % rows as u64) as usize;
+        let mut buf = String::new();
+        for _ in 0..COMPACT_ROW_READS {
+            std::hint::black_box(table.value_into(text, row(), &mut buf)?);
+        }
+        let mut times = Vec::with_capacity(COMPACT_ROW_READS);
+        let mut read_bytes = 0u64;
+        for _ in 0..COMPACT_ROW_READS {
+            let r = row();
+            let t = Instant::now();
+            let some = table.value_into(text, r, &mut buf)?;
+            let d = t.elapsed();
+            std::hint::black_box(some);
+            read_bytes += buf.len() as u64;
+            times.push(d);
+        }
+        times.sort();
+
+        // (b) The whole table back to Arrow, one chunk at a time (each dropped once decoded).
+        let (decoded_bytes, decode_s, decode_cpu_s) = decode_passes(COMPACT_DECODE_PASSES, || {
+            let mut bytes = 0u64;
+            for batch in table.record_batches() {
+                let batch = batch?;
+                bytes += mem_optimize::batch_memory_size(&batch) as u64;
+                drop(std::hint::black_box(batch));
+            }
+            Ok(bytes)
+        })?;
+        let (text_decoded_bytes, text_decode_s, text_decode_cpu_s) =
+            decode_passes(COMPACT_DECODE_PASSES, || {
+                let mut bytes = 0u64;
+                for batch in table.batches() {
+                    let column = batch.column(text)?;
+                    bytes += mem_optimize::array_memory_size(column.as_ref()) as u64;
+                    drop(std::hint::black_box(column));
+                }
+                Ok(bytes)
+            })?;
+
         Ok(CompactResult {
             rows: report.rows,
             arrow_bytes: report.arrow_bytes,
             compact_bytes: report.compact_bytes,
             elapsed_s,
+            text_column: text_name,
+            row_reads: COMPACT_ROW_READS as u64,
+            row_read_median_ns: percentile(&times, 0.5),
+            row_read_p99_ns: percentile(&times, 0.99),
+            row_read_mean_bytes: read_bytes as f64 / COMPACT_ROW_READS as f64,
+            decode_passes: COMPACT_DECODE_PASSES as u64,
+            decoded_bytes,
+            decode_s,
+            decode_cpu_s,
+            text_decoded_bytes,
+            text_decode_s,
+            text_decode_cpu_s,
         })
     }
 }
