@@ -53,6 +53,7 @@ impl Dataset {
         super::child::run(GenData {
             dir: data.dir.clone(),
             rows: data.rows,
+            csv_only: false,
         })
         .context("generating the data in a child process")?;
         data.csv_bytes = std::fs::metadata(&data.csv)?.len();
@@ -60,7 +61,8 @@ impl Dataset {
     }
 }
 
-/// The `gen-data` scenario: writes `bench.csv`, `bench.parquet` and `bench.feather` in `--dir`.
+/// The `gen-data` scenario: writes `bench.csv`, `bench.parquet` and `bench.feather` in `--dir`
+/// (only the CSV with `--csv-only`).
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct GenData {
     /// The directory to write in.
@@ -69,6 +71,10 @@ pub struct GenData {
     /// Rows of the CSV.
     #[arg(long)]
     pub rows: u64,
+    /// Write only the CSV (no Parquet and Feather copies).
+    #[arg(long)]
+    #[serde(default)]
+    pub csv_only: bool,
 }
 
 /// What [`GenData`] wrote.
@@ -84,7 +90,9 @@ impl RunScenario for GenData {
         let [csv, parquet, feather] = FILES.map(|f| self.dir.join(f));
         mem_stream::testdata::write_bench_csv(&csv, self.rows, SEED)
             .with_context(|| format!("writing {}", csv.display()))?;
-        copy_columnar(&csv, &parquet, &feather)?;
+        if !self.csv_only {
+            copy_columnar(&csv, &parquet, &feather)?;
+        }
         Ok(GenDataResult { rows: self.rows })
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub(crate) mod child;
 pub mod data;
+mod flat;
 mod machine;
 mod peers;
 mod python;
@@ -32,9 +33,14 @@ pub struct BenchArgs {
     /// Also write the tables as Markdown to this path.
     #[arg(long)]
     markdown: Option<PathBuf>,
-    /// Also run pandas, pyarrow and polars on the same files when python3 has them.
+    /// Also run pandas, pyarrow and polars on the same files when python3 has them (the
+    /// `readers` section; `--only readers` runs it without this flag too).
     #[arg(long)]
     peers: bool,
+    /// In the `readers` section, also stream a 250 MB and a 4 GB CSV and compare their peak RSS
+    /// (needs about 4.5 GB of free space in the data directory).
+    #[arg(long)]
+    large: bool,
     /// Where to generate the data (default: the system's temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -52,6 +58,9 @@ pub enum Section {
     Monitor,
     /// Large-file loading, DataFrame storage and file preview (tables 1 and 2, the load KPI).
     Files,
+    /// membound's readers against pandas, pyarrow and polars on the same files (with `--peers`
+    /// or when named), and the 250 MB vs 4 GB flatness check (with `--large`).
+    Readers,
     /// The compressed caches: mixed values, embeddings at each precision, hit, Zipf trace.
     Cache,
     /// Memory cleanup and leak detection.
@@ -77,6 +86,21 @@ impl Selection {
         } else {
             self.0.contains(&s)
         }
+    }
+
+    /// Whether `s` was named with `--only`.
+    fn named(&self, s: Section) -> bool {
+        self.0.contains(&s)
+    }
+
+    /// Whether the run includes the peers table.
+    fn peers(&self, args: &BenchArgs) -> bool {
+        self.has(Section::Readers) && (args.peers || self.named(Section::Readers))
+    }
+
+    /// Whether the run includes the flatness check.
+    fn large(&self, args: &BenchArgs) -> bool {
+        self.has(Section::Readers) && args.large
     }
 
     /// True when a section needs the generated CSV, Parquet and Feather files.
@@ -156,7 +180,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mode = if args.quick { "quick" } else { "full" };
     let csv_mb = args.csv_mb.unwrap_or(if args.quick { 16 } else { 1024 });
     let only = Selection(args.only.clone());
-    let csv = if only.needs_data() || args.peers {
+    let peers_wanted = only.peers(args);
+    let csv = if only.needs_data() || peers_wanted {
         format!(", CSV {csv_mb} MB")
     } else {
         String::new()
@@ -164,9 +189,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!("membound bench ({mode}{csv}) | {}", machine.header());
 
     let mut runner = Runner::new(sections::steps(&only), args.quick);
-    let data = if only.needs_data() || args.peers {
+    let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let data = if only.needs_data() || peers_wanted {
         runner.message("generating data");
-        let parent = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
         Some(
             data::Dataset::generate(&parent, csv_mb * mem_monitor::MIB)
                 .context("generating the benchmark data")?,
@@ -195,11 +220,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let peers = match &data {
-        Some(data) if args.peers && peers::available() => {
+        Some(data) if peers_wanted && peers::available() => {
             Some(peers::table(&mut runner, data, own))
         }
         _ => {
-            if args.peers {
+            if peers_wanted {
                 runner.bar.suspend(|| {
                     println!(
                         "note: --peers needs python3 with pandas, pyarrow and polars; no peers table"
@@ -209,6 +234,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let flat = only.large(args).then(|| flat::table(&mut runner, &parent));
     runner.bar.finish_and_clear();
 
     let mut tables: Vec<Table> = monitor.into_iter().collect();
@@ -217,12 +243,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         tables.push(report::kpi_table(&kpis, &missing));
     }
     tables.extend(peers);
+    tables.extend(flat);
     tables.extend(shared);
     tables.extend(python);
     for t in &tables {
         print!("{}", t.to_text());
     }
-    if !args.peers && only.needs_data() {
+    if !peers_wanted && only.needs_data() {
         println!(
             "\n(run with --peers to compare with pandas, pyarrow and polars when python3 has them)"
         );
@@ -296,7 +323,7 @@ mod tests {
         let err = only(&["--only", "cache,redis"]).unwrap_err().to_string();
         assert!(
             err.contains("'redis'")
-                && err.contains("monitor, files, cache, memory, pipeline, shared, python"),
+                && err.contains("monitor, files, readers, cache, memory, pipeline, shared, python"),
             "{err}"
         );
         let sel = Selection(vec![Section::Shared]);

@@ -189,7 +189,12 @@ mod tests {
                 rounds: 3,
             }
             .into(),
-            super::super::data::GenData { dir: p, rows: 7 }.into(),
+            super::super::data::GenData {
+                dir: p,
+                rows: 7,
+                csv_only: true,
+            }
+            .into(),
         ] {
             let args = s.to_args().unwrap();
             let parsed = Child::try_parse_from(std::iter::once("scenario".to_owned()).chain(args))
