@@ -2,6 +2,7 @@
 //! hold at best (run with `--features testdata --release`).
 //!
 //! `cargo run --release -p mem-zcache --features testdata --example trace_analysis -- 0.9`
+#![expect(clippy::print_stdout, reason = "an analysis tool prints its report")]
 
 use zcache::testdata::{TraceSpec, json_value, total_value_bytes, value_len, zipf_trace};
 
