@@ -169,8 +169,6 @@ struct Family {
 #[derive(Default)]
 pub(crate) struct State {
     families: HashMap<String, Family>,
-    #[cfg(feature = "zstd")]
-    compressors: HashMap<u32, zstd::bulk::Compressor<'static>>,
     /// Dictionaries trained (retrains included).
     pub trained: u64,
 }
@@ -273,24 +271,15 @@ impl State {
     /// Compresses a cold value: with the family's dictionary when there is one, else plain
     /// zstd at the cold level. Returns the codec, payload and dictionary id (0: none).
     fn compress(
-        &mut self,
+        &self,
         dict: Option<&Arc<Dict>>,
         level: i32,
         raw: &[u8],
     ) -> Option<(Codec, Vec<u8>, u32)> {
-        #[cfg(feature = "zstd")]
         if let Some(d) = dict {
-            if !self.compressors.contains_key(&d.id) {
-                if self.compressors.len() >= 4 {
-                    self.compressors.clear();
-                }
-                self.compressors
-                    .insert(d.id, crate::dict::compressor(d, level)?);
-            }
-            let c = self.compressors.get_mut(&d.id)?;
-            return c.compress(raw).ok().map(|p| (Codec::Zstd(level), p, d.id));
+            return crate::dict::compress_with(d, level, raw)
+                .map(|p| (Codec::Zstd(level), p, d.id));
         }
-        let _ = dict;
         let codec = Codec::Zstd(level);
         codec.compress(raw).ok().map(|p| (codec, p, 0))
     }
@@ -335,7 +324,6 @@ impl Inner {
         }
     }
 
-    /// One pass over the memory tierimpl Inner {
     /// One pass over the memory tier (see the module docs). True when the cache is being
     /// dropped.
     pub(crate) fn recompress_pass(
