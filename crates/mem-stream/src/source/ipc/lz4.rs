@@ -13,12 +13,11 @@ use std::path::Path;
 use arrow::buffer::Buffer;
 use arrow::ipc::{CompressionType, FieldNode, RecordBatch as IpcBatch, RecordBatchBuilder};
 
+use super::message::PREFIX;
 use crate::error::{Result, StreamError};
 
 /// `04 22 4D 18`: an LZ4 frame.
 const FRAME_MAGIC: u32 = 0x184D_2204;
-/// Bytes of the little-endian length prefix of every compressed IPC buffer.
-const PREFIX: usize = 8;
 /// The prefix of a buffer stored uncompressed.
 const STORED: i64 = -1;
 /// How far back a linked block's matches reach.

@@ -19,7 +19,7 @@ use crate::error::{Result, StreamError};
 use crate::guard::{contain, one_line};
 
 /// Bytes of the little-endian length prefix of every compressed IPC buffer.
-const PREFIX: usize = 8;
+pub(super) const PREFIX: usize = 8;
 
 /// A flatbuffers verification error (multi-line `Display`, with a trace) on one line: the
 /// description, then where it was found.
