@@ -42,6 +42,9 @@ fn counts_stay_exact_across_many_threads_and_thread_churn() {
     let got = heap_stats().unwrap().live_bytes as i64 - before;
     // Exactly the kept vectors, give or take thread bookkeeping: a counting bug shows as hundreds
     // of kilobytes (600 lost 1000-byte frees, or 32,000 short-lived vectors).
-    assert!((got - want).abs() < 16 * 1024, "live grew {got}, kept {want}");
+    assert!(
+        (got - want).abs() < 16 * 1024,
+        "live grew {got}, kept {want}"
+    );
     drop(kept);
 }

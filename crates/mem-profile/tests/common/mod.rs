@@ -9,7 +9,10 @@ use mem_profile::TrackingAllocator;
 static ALLOC: TrackingAllocator = TrackingAllocator::new();
 
 /// One mebibyte, as a length.
-#[allow(dead_code, reason = "not every test binary sizes its buffers in mebibytes")]
+#[allow(
+    dead_code,
+    reason = "not every test binary sizes its buffers in mebibytes"
+)]
 pub const MIB: usize = 1 << 20;
 
 /// The tests read process-wide figures: one at a time.
