@@ -1,10 +1,8 @@
-//! The cache itself: the memory tier on moka, the optional disk tier, put and get.
+//! The cache itself: the memory tier, the optional disk tier, put and get.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-
-use moka::notification::RemovalCause;
 
 use crate::builder::{CacheBuilder, Config, DiskPolicy};
 use crate::cleanup::Cleaner;
@@ -13,6 +11,7 @@ use crate::disk::format::MAX_KEY_LEN;
 use crate::disk::{DiskStore, ReadOutcome};
 use crate::entry::{Stored, encode, now_ms};
 use crate::error::CacheError;
+use crate::memory::{MemoryTier, Removal};
 use crate::options::{EntryInfo, PutOptions, PutReport};
 use crate::recompress::Recompressor;
 use crate::shared::{SharedTier, SharedTierStats};
@@ -22,7 +21,7 @@ use crate::value::{CacheValue, ValueKind};
 /// Shared state: the tiers, the counters, the pressure mode.
 pub(crate) struct Inner {
     pub config: Config,
-    pub memory: moka::sync::Cache<String, Arc<Stored>>,
+    pub memory: MemoryTier,
     pub disk: Option<Arc<DiskStore>>,
     /// The shared tier (Redis), after memory and disk.
     pub shared: Option<SharedTier>,
@@ -63,11 +62,13 @@ impl Inner {
         &self.stripes[i]
     }
 
-    pub(crate) fn insert_memory(&self, key: &str, stored: Arc<Stored>) {
+    /// Stores an entry in the memory tier; false when the tier did not admit it (the removal
+    /// listener then counted it as an eviction and spilled it as one).
+    pub(crate) fn insert_memory(&self, key: &str, stored: Arc<Stored>) -> bool {
         let _guard = self.stripe(key).lock();
         Counters::add(&self.counters.memory_raw, stored.raw_len);
         Counters::add(&self.counters.memory_stored, stored.payload.len() as u64);
-        self.memory.insert(key.to_owned(), stored);
+        self.memory.insert(key, stored)
     }
 
     /// Whether an entry read from disk or the shared tier can be decoded here: its
@@ -107,12 +108,12 @@ fn on_removal(
     policy: DiskPolicy,
     key: &str,
     value: &Stored,
-    cause: RemovalCause,
+    cause: Removal,
 ) {
     Counters::sub(&counters.memory_raw, value.raw_len);
     Counters::sub(&counters.memory_stored, value.payload.len() as u64);
     match cause {
-        RemovalCause::Size => {
+        Removal::Size => {
             Counters::add(&counters.evictions, 1);
             let Some(disk) = disk else { return };
             if policy == DiskPolicy::WriteOnEviction
@@ -131,8 +132,7 @@ fn on_removal(
                 }
             }
         }
-        RemovalCause::Expired => Counters::add(&counters.expirations, 1),
-        RemovalCause::Explicit | RemovalCause::Replaced => {}
+        Removal::Explicit | Removal::Replaced => {}
     }
 }
 
@@ -177,23 +177,21 @@ impl CompressedCache {
         let listener_counters = Arc::clone(&counters);
         let listener_disk = disk.clone();
         let policy = config.disk_policy;
-        // TTL is not handed to moka: its timer wheel would drop expired entries only after a
-        // second or so and hide them from iteration, while our own check on every read and the
-        // cleanup thread's scan remove them exactly and count them.
-        let memory = moka::sync::Cache::builder()
-            .max_capacity(config.max_memory_bytes)
-            .weigher(|k: &String, v: &Arc<Stored>| v.weight(k.len()))
-            .eviction_listener(move |k: Arc<String>, v: Arc<Stored>, cause| {
+        // Expiry is ours: every read checks it, and the cleanup thread's scan removes expired
+        // entries and counts them.
+        let memory = MemoryTier::new(
+            config.max_memory_bytes,
+            Box::new(move |k, v, cause| {
                 on_removal(
                     &listener_counters,
                     listener_disk.as_deref(),
                     policy,
-                    &k,
-                    &v,
+                    k,
+                    v,
                     cause,
                 );
-            })
-            .build();
+            }),
+        );
         let shared = match &config.shared {
             Some(tier) => Some(SharedTier::open(tier.clone(), config.max_entry_bytes)?),
             None => None,
@@ -347,15 +345,14 @@ impl CompressedCache {
         if inner.disk.is_some() && inner.disk_only.load(Ordering::Relaxed) {
             {
                 let _guard = inner.stripe(key).lock();
-                inner.memory.invalidate(key);
+                inner.memory.remove(key);
             }
             inner.write_disk(key, &stored)?;
             report.on_disk = true;
             report.on_shared = inner.shared.as_ref().is_some_and(|s| s.put(key, &stored));
             return Ok(report);
         }
-        inner.insert_memory(key, Arc::clone(&stored));
-        report.in_memory = true;
+        report.in_memory = inner.insert_memory(key, Arc::clone(&stored));
         if let Some(disk) = &inner.disk {
             match inner.config.disk_policy {
                 DiskPolicy::WriteThrough => {
@@ -414,7 +411,7 @@ impl CompressedCache {
             && self
                 .inner
                 .memory
-                .get(key)
+                .peek(key)
                 .is_some_and(|s| !s.is_expired(now));
         in_memory || self.inner.disk.as_ref().is_some_and(|d| d.contains(key))
     }
@@ -424,7 +421,7 @@ impl CompressedCache {
         if let Some(s) = self
             .inner
             .memory
-            .get(key)
+            .peek(key)
             .filter(|s| !s.is_expired(now_ms()))
         {
             return Some(s.kind);
@@ -452,9 +449,8 @@ impl CompressedCache {
         {
             // Every stripe: no background recompression lands between these two lines.
             let _guards: Vec<_> = self.inner.stripes.iter().map(|m| m.lock()).collect();
-            self.inner.memory.invalidate_all();
+            self.inner.memory.clear();
         }
-        self.inner.memory.run_pending_tasks();
         match &self.inner.disk {
             Some(d) => d.clear(),
             None => Ok(0),
@@ -471,7 +467,7 @@ impl CompressedCache {
     pub fn peek(&self, key: &str) -> Result<Option<EntryInfo>, CacheError> {
         let now = now_ms();
         if !self.inner.disk_only.load(Ordering::Relaxed)
-            && let Some(s) = self.inner.memory.get(key).filter(|s| !s.is_expired(now))
+            && let Some(s) = self.inner.memory.peek(key).filter(|s| !s.is_expired(now))
         {
             return Ok(Some(EntryInfo {
                 kind: s.kind,
@@ -504,7 +500,7 @@ impl CompressedCache {
             .memory
             .iter()
             .filter(|(_, v)| !v.is_expired(now))
-            .map(|(k, _)| k.as_ref().clone())
+            .map(|(k, _)| k.to_string())
             .collect();
         if let Some(d) = &self.inner.disk {
             keys.extend(d.keys());
@@ -514,10 +510,11 @@ impl CompressedCache {
         keys
     }
 
-    /// Runs the memory tier's pending maintenance (evictions, expirations, listener calls) now
-    /// instead of on a later operation. Useful before reading stats.
+    /// Brings the memory tier within its budget now. Every call already does so before it
+    /// returns (evictions, their disk spills and counts included); this only matters while
+    /// other threads are putting, whose inserts may overshoot the budget for a moment.
     pub fn run_pending_tasks(&self) {
-        self.inner.memory.run_pending_tasks();
+        self.inner.memory.trim();
     }
 
     /// The shared tier's figures, if the cache has one (also in [`get_stats`](Self::get_stats)).
@@ -572,7 +569,7 @@ impl Inner {
                     Counters::add(&self.counters.memory_hits, 1);
                     return Some(s);
                 }
-                self.memory.invalidate(key);
+                self.memory.remove(key);
                 Counters::add(&self.counters.expirations, 1);
             }
             Counters::add(&self.counters.memory_misses, 1);

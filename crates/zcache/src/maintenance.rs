@@ -17,16 +17,15 @@ impl Inner {
     /// Removes expired entries from both tiers; returns how many.
     pub(crate) fn cleanup_expired(&self) -> u64 {
         let now = now_ms();
-        let expired: Vec<Arc<String>> = self
+        let expired: Vec<Arc<str>> = self
             .memory
             .iter()
             .filter(|(_, v)| v.is_expired(now))
             .map(|(k, _)| k)
             .collect();
         for k in &expired {
-            self.memory.invalidate(k.as_str());
+            self.memory.remove(k);
         }
-        self.memory.run_pending_tasks();
         // Each tier counts its removals as it makes them, before the disk files go.
         let mut n = expired.len() as u64;
         Counters::add(&self.counters.expirations, n);
@@ -57,7 +56,6 @@ impl CompressedCache {
     /// A snapshot of counters and sizes (runs pending memory-tier maintenance first).
     pub fn get_stats(&self) -> CacheStats {
         let inner = &*self.inner;
-        inner.memory.run_pending_tasks();
         let c = &inner.counters;
         let memory_hits = Counters::get(&c.memory_hits);
         let disk_hits = Counters::get(&c.disk_hits);
@@ -152,7 +150,7 @@ impl CompressedCache {
         let failed_before = inner.disk.as_ref().map_or(0, |d| d.remove_failures().count);
         let expired_before = Counters::get(&inner.counters.expirations);
         inner.cleanup_expired();
-        // Counted from the counter: moka may expire entries itself during the pass.
+        // Counted from the counter: gets may remove expired entries during the pass too.
         let mut report = OptimizeReport {
             expired_removed: Counters::get(&inner.counters.expirations)
                 .saturating_sub(expired_before),
@@ -160,7 +158,7 @@ impl CompressedCache {
         };
         let harder = inner.harder.load(Ordering::Relaxed);
         let evictions_before = Counters::get(&inner.counters.evictions);
-        let candidates: Vec<(Arc<String>, Arc<Stored>)> = inner
+        let candidates: Vec<(Arc<str>, Arc<Stored>)> = inner
             .memory
             .iter()
             .filter(|(_, v)| {
@@ -194,7 +192,6 @@ impl CompressedCache {
             ));
             inner.insert_memory(&key, fresh);
         }
-        inner.memory.run_pending_tasks();
         report.memory_evicted =
             Counters::get(&inner.counters.evictions).saturating_sub(evictions_before);
         if let Some(d) = &inner.disk {
@@ -212,7 +209,6 @@ impl CompressedCache {
     /// write-on-eviction, what a clean shutdown should call; dropping the cache does not).
     /// Returns how many entries were written; 0 without a disk tier.
     pub fn flush(&self) -> u64 {
-        self.inner.memory.run_pending_tasks();
         self.inner.spill_all()
     }
 
@@ -228,12 +224,12 @@ impl CompressedCache {
         let now = now_ms();
         for (k, v) in &inner.memory {
             if v.is_expired(now) {
-                inner.memory.invalidate(k.as_str());
+                inner.memory.remove(&k);
                 report.expired += 1;
             } else if v.raw_bytes(&inner.dicts).is_ok() {
                 report.good += 1;
             } else {
-                inner.memory.invalidate(k.as_str());
+                inner.memory.remove(&k);
                 report.corrupt += 1;
             }
         }

@@ -58,11 +58,9 @@ impl PressureHook for CompressedCache {
     /// returns the memory tier's accounted bytes released.
     fn purge(&self) -> u64 {
         let inner = &*self.inner;
-        inner.memory.run_pending_tasks();
         let bytes = inner.memory.weighted_size();
         inner.spill_all();
-        inner.memory.invalidate_all();
-        inner.memory.run_pending_tasks();
+        inner.memory.clear();
         bytes
     }
 }

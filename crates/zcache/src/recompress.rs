@@ -431,19 +431,9 @@ impl Inner {
     /// overwritten and a removed key never comes back.
     fn replace_if_current(&self, key: &str, old: &Arc<Stored>, fresh: Stored) {
         let _guard = self.stripe(key).lock();
-        let fresh = Arc::new(fresh);
         let weight_raw = fresh.raw_len;
         let stored_len = fresh.payload.len() as u64;
-        let result = self
-            .memory
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(e) if Arc::ptr_eq(e.value(), old) => {
-                    moka::ops::compute::Op::Put(Arc::clone(&fresh))
-                }
-                _ => moka::ops::compute::Op::Nop,
-            });
-        if matches!(result, moka::ops::compute::CompResult::ReplacedWith(_)) {
+        if self.memory.replace_if_same(key, old, Arc::new(fresh)) {
             crate::stats::Counters::add(&self.counters.memory_raw, weight_raw);
             crate::stats::Counters::add(&self.counters.memory_stored, stored_len);
             crate::stats::Counters::add(&self.counters.recompressed, 1);
