@@ -91,7 +91,7 @@ mod pressure;
 mod recompress;
 mod shared;
 mod stats;
-#[cfg(feature = "testdata")]
+#[cfg(any(test, feature = "testdata"))]
 pub mod testdata;
 mod typed;
 mod value;
