@@ -1,6 +1,7 @@
 //! The memory tier: entries in shards under one byte budget.
 //!
-//! Each key hashes (xxh3) to one of [`SHARDS`] shards, each a mutex around a dense vector of
+//! Each key hashes (xxh3, seeded per tier so that crafted keys cannot pile into one probe
+//! sequence) to one of [`SHARDS`] shards, each a mutex around a dense vector of
 //! entries, an index and a frequency sketch of the keys that hash there ([`sketch`]). A hit
 //! locks one shard, finds the entry, counts the request in the sketch and clones an `Arc`.
 //!
@@ -59,6 +60,8 @@ pub(crate) struct MemoryTier {
     entries: AtomicU64,
     /// The next shard asked for a victim.
     cursor: AtomicUsize,
+    /// Seed of the key hash, random per tier.
+    seed: u64,
     listener: Listener,
 }
 
@@ -72,9 +75,11 @@ impl std::fmt::Debug for MemoryTier {
     }
 }
 
-/// The hash of a key (shard, index and sketch all derive from it).
-fn hash_of(key: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+
+/// A seed from the standard library's per-process random keys.
+fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64)
 }
 
 /// Removed entries waiting for the listener.
@@ -92,8 +97,14 @@ impl MemoryTier {
             weight: AtomicU64::new(0),
             entries: AtomicU64::new(0),
             cursor: AtomicUsize::new(0),
+            seed: random_seed(),
             listener,
         }
+    }
+
+    /// The hash of a key (shard, index and sketch all derive from it).
+    fn hash_of(&self, key: &str) -> u64 {
+        xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), self.seed)
     }
 
     fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
@@ -103,7 +114,7 @@ impl MemoryTier {
 
     /// The entry under `key`, counted as a request for it.
     pub(crate) fn get(&self, key: &str) -> Option<Arc<Stored>> {
-        let hash = hash_of(key);
+        let hash = self.hash_of(key);
         let mut shard = self.shard(hash);
         shard.sketch.increment(hash);
         let pos = shard.find(hash, key)?;
@@ -112,7 +123,7 @@ impl MemoryTier {
 
     /// The entry under `key`, not counted as a request.
     pub(crate) fn peek(&self, key: &str) -> Option<Arc<Stored>> {
-        let hash = hash_of(key);
+        let hash = self.hash_of(key);
         let shard = self.shard(hash);
         let pos = shard.find(hash, key)?;
         Some(Arc::clone(&shard.slots[pos].value))
@@ -122,7 +133,7 @@ impl MemoryTier {
     /// admitted: heavier than the whole budget, or asked for less lately than what it would
     /// evict; the listener then receives it with [`Removal::Size`].
     pub(crate) fn insert(&self, key: &str, value: Arc<Stored>) -> bool {
-        let hash = hash_of(key);
+        let hash = self.hash_of(key);
         let weight = u64::from(value.weight(key.len()));
         let mut removed = Removed::new();
         let admitted = self.insert_inner(key, hash, value, weight, &mut removed);
@@ -247,7 +258,7 @@ impl MemoryTier {
 
     /// Removes `key`; its value if it was present.
     pub(crate) fn remove(&self, key: &str) -> Option<Arc<Stored>> {
-        let hash = hash_of(key);
+        let hash = self.hash_of(key);
         let slot = {
             let mut shard = self.shard(hash);
             let pos = shard.find(hash, key)?;
@@ -261,7 +272,7 @@ impl MemoryTier {
 
     /// Swaps `old` for `fresh` under `key` if `old` is still the entry there; true if so.
     pub(crate) fn replace_if_same(&self, key: &str, old: &Arc<Stored>, fresh: Arc<Stored>) -> bool {
-        let hash = hash_of(key);
+        let hash = self.hash_of(key);
         let weight = u64::from(fresh.weight(key.len()));
         let replaced = {
             let mut shard = self.shard(hash);
