@@ -75,7 +75,6 @@ impl std::fmt::Debug for MemoryTier {
     }
 }
 
-
 /// A seed from the standard library's per-process random keys.
 fn random_seed() -> u64 {
     use std::hash::BuildHasher;
