@@ -154,11 +154,7 @@ impl MemoryTier {
             // A put is a request for the key too.
             shard.sketch.increment(hash);
             if let Some(pos) = shard.find(hash, key) {
-                let slot = &mut shard.slots[pos];
-                let old = std::mem::replace(&mut slot.value, value);
-                self.reweigh(slot.weight, weight);
-                slot.weight = weight;
-                removed.push((Arc::clone(&slot.key), old, Removal::Replaced));
+                removed.push(self.replace(&mut shard.slots[pos], value, weight));
                 return true;
             }
             if weight > self.capacity {
@@ -186,11 +182,7 @@ impl MemoryTier {
         let mut shard = self.shard(hash);
         if let Some(pos) = shard.find(hash, key) {
             // Put by another thread meanwhile: this newer call wins.
-            let slot = &mut shard.slots[pos];
-            let old = std::mem::replace(&mut slot.value, value);
-            self.reweigh(slot.weight, weight);
-            slot.weight = weight;
-            removed.push((Arc::clone(&slot.key), old, Removal::Replaced));
+            removed.push(self.replace(&mut shard.slots[pos], value, weight));
         } else {
             self.push(&mut shard, key, hash, value, weight);
         }
@@ -208,12 +200,23 @@ impl MemoryTier {
         self.entries.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn reweigh(&self, old: u64, new: u64) {
-        if new >= old {
-            self.weight.fetch_add(new - old, Ordering::Relaxed);
+    /// Puts `value` (weighing `weight`) in `slot`; the value it held, for the listener.
+    fn replace(
+        &self,
+        slot: &mut Slot,
+        value: Arc<Stored>,
+        weight: u64,
+    ) -> (Arc<str>, Arc<Stored>, Removal) {
+        let old = std::mem::replace(&mut slot.value, value);
+        if weight >= slot.weight {
+            self.weight
+                .fetch_add(weight - slot.weight, Ordering::Relaxed);
         } else {
-            self.weight.fetch_sub(old - new, Ordering::Relaxed);
+            self.weight
+                .fetch_sub(slot.weight - weight, Ordering::Relaxed);
         }
+        slot.weight = weight;
+        (Arc::clone(&slot.key), old, Removal::Replaced)
     }
 
     /// Evicts one sampled entry of the next non-empty shard: `Some(true)`. With a candidate's
@@ -282,10 +285,7 @@ impl MemoryTier {
             if !Arc::ptr_eq(&slot.value, old) {
                 return false;
             }
-            let previous = std::mem::replace(&mut slot.value, fresh);
-            self.reweigh(slot.weight, weight);
-            slot.weight = weight;
-            (Arc::clone(&slot.key), previous, Removal::Replaced)
+            self.replace(slot, fresh, weight)
         };
         let mut removed = vec![replaced];
         self.evict_to_fit(&mut removed);
