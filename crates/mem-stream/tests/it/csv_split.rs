@@ -171,3 +171,30 @@ fn quotes_inside_unquoted_fields_are_data() {
     let notes: Vec<&str> = b.column(2).as_string::<i32>().iter().flatten().collect();
     assert_eq!(notes, ["a\nb", "c,d", "y"]);
 }
+
+/// The benchmark file (typed columns, quoted text with doubled quotes and line breaks, several
+/// read buffers and many blocks) decodes to exactly what arrow-csv makes of it in one pass.
+#[cfg(feature = "testdata")]
+#[test]
+fn benchmark_file_matches_arrow_csv() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("bench.csv");
+    mem_stream::testdata::write_bench_csv(&p, 40_000, 11).unwrap();
+    let loader = plain().build().unwrap();
+    let stream = loader.stream(&p).unwrap();
+    let schema = stream.source_schema();
+    let batches: Vec<RecordBatch> = stream.map(|c| c.unwrap().0).collect();
+    assert!(
+        batches.len() > 1,
+        "one block only: the test would prove little"
+    );
+    let ours = concat_batches(&schema, &batches).unwrap();
+    let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+        .with_header(true)
+        .build(std::fs::File::open(&p).unwrap())
+        .unwrap();
+    let theirs: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let theirs = concat_batches(&schema, &theirs).unwrap();
+    assert_eq!(ours.num_rows(), 40_000);
+    assert_eq!(ours, theirs);
+}

@@ -134,8 +134,8 @@ impl DecodeConfig {
 
     fn decode_checked(&self, block: &Block) -> Result<Option<RecordBatch>> {
         let text = match self.opts.encoding {
-            crate::options::Encoding::Latin1 => super::latin1::to_utf8(&block.data),
-            _ => std::borrow::Cow::Borrowed(block.data.as_slice()),
+            crate::options::Encoding::Latin1 => super::latin1::to_utf8(block.data()),
+            _ => std::borrow::Cow::Borrowed(block.data()),
         };
         if let Some(plan) = &self.direct
             && let Some(batch) = super::direct::decode(plan, self.null_regex.as_ref(), &text)

@@ -27,9 +27,10 @@ use arrow::datatypes::{
 };
 
 use super::fast_parse as parse;
+use super::structural::Structural;
 
-/// Bytes of an unquoted field looked at one by one before the rest is searched with memchr.
-const SHORT_FIELD: usize = 24;
+/// The slot of a column the projection leaves out.
+const NOT_WANTED: u32 = u32::MAX;
 
 /// A column the direct decoder builds.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,8 @@ pub(super) struct Plan {
     columns: usize,
     /// The projected columns: their index in the record and their kind.
     wanted: Vec<(usize, Kind)>,
+    /// Per field of a record, its position in `wanted` ([`NOT_WANTED`] when not projected).
+    slots: Vec<u32>,
     projected: SchemaRef,
     delimiter: u8,
     quote: u8,
@@ -68,6 +71,12 @@ impl Plan {
             return None;
         }
         if !delimiter.is_ascii() || !opts.quote.is_ascii() || delimiter == opts.quote {
+            return None;
+        }
+        if [delimiter, opts.quote]
+            .iter()
+            .any(|c| matches!(c, b'\n' | b'\r'))
+        {
             return None;
         }
         let all: Vec<usize> = (0..schema.fields().len()).collect();
@@ -90,9 +99,14 @@ impl Plan {
             })
             .collect::<Option<Vec<_>>>()?;
         let projected = Arc::new(schema.project(indices).ok()?);
+        let mut slots = vec![NOT_WANTED; schema.fields().len()];
+        for (slot, &(i, _)) in wanted.iter().enumerate() {
+            *slots.get_mut(i)? = u32::try_from(slot).ok()?;
+        }
         Some(Self {
             columns: schema.fields().len(),
             wanted,
+            slots,
             projected,
             delimiter,
             quote: opts.quote,
@@ -103,15 +117,35 @@ impl Plan {
 /// Field positions of a block, reused across blocks on a thread.
 #[derive(Default)]
 struct Scratch {
-    /// `(start, end)` of every field, record after record; positions at or past the text's
-    /// length are in `unescaped` (shifted by the text's length).
-    fields: Vec<(u32, u32)>,
+    /// Per projected column, `(start, end)` of its field in each record; positions at or past
+    /// the text's length are in `unescaped` (shifted by the text's length).
+    columns: Vec<Vec<(u32, u32)>>,
     /// Quoted fields with doubled quotes, unescaped.
     unescaped: String,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A field's text: in the block, or unescaped after it.
+#[derive(Clone, Copy)]
+struct Fields<'a> {
+    text: &'a str,
+    unescaped: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn get(&self, (start, end): (u32, u32)) -> Option<&'a str> {
+        let (start, end) = (start as usize, end as usize);
+        let n = self.text.len();
+        if start >= n {
+            self.unescaped.get(start - n..end - n)
+        } else {
+            self.text.get(start..end)
+        }
+    }
 }
 
 /// Decodes `data`, or `None` when arrow-csv should (see the module's documentation). `Some(None)`:
@@ -128,88 +162,26 @@ pub(super) fn decode(
     }
     SCRATCH.with(|cell| {
         let mut scratch = cell.try_borrow_mut().ok()?;
-        let Scratch { fields, unescaped } = &mut *scratch;
-        fields.clear();
+        let Scratch { columns, unescaped } = &mut *scratch;
+        columns.resize_with(plan.wanted.len(), Vec::new);
+        columns.truncate(plan.wanted.len());
+        columns.iter_mut().for_each(Vec::clear);
         unescaped.clear();
-        let rows = tokenize(plan, text, fields, unescaped)?;
+        let rows = tokenize(plan, text, columns, unescaped)?;
         if rows == 0 {
             return Some(None);
         }
-        let field = |row: usize, col: usize| -> Option<&str> {
-            let &(start, end) = fields.get(row * plan.columns + col)?;
-            let (start, end) = (start as usize, end as usize);
-            if start >= text.len() {
-                unescaped.get(start - text.len()..end - text.len())
-            } else {
-                text.get(start..end)
-            }
+        let fields = Fields {
+            text,
+            unescaped: unescaped.as_str(),
         };
         let is_null = |s: &str| match null_regex {
             Some(r) => r.is_match(s),
             None => s.is_empty(),
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(plan.wanted.len());
-        for &(col, kind) in &plan.wanted {
-            let values = (0..rows).map(|r| field(r, col));
-            let array: ArrayRef = match kind {
-                Kind::Utf8 => {
-                    let bytes: usize = (0..rows)
-                        .map(|r| {
-                            fields
-                                .get(r * plan.columns + col)
-                                .map_or(0, |&(s, e)| (e - s) as usize)
-                        })
-                        .sum();
-                    if bytes > i32::MAX as usize {
-                        return None;
-                    }
-                    let mut b = StringBuilder::with_capacity(rows, bytes);
-                    for v in values {
-                        let v = v?;
-                        if is_null(v) {
-                            b.append_null();
-                        } else {
-                            b.append_value(v);
-                        }
-                    }
-                    Arc::new(b.finish())
-                }
-                Kind::Boolean => {
-                    let mut b = BooleanBuilder::with_capacity(rows);
-                    for v in values {
-                        let v = v?;
-                        if is_null(v) {
-                            b.append_null();
-                        } else {
-                            b.append_value(parse::boolean(v)?);
-                        }
-                    }
-                    Arc::new(b.finish())
-                }
-                Kind::Int64 => primitive::<Int64Type>(values, rows, &is_null, parse::int64)?,
-                Kind::UInt64 => primitive::<UInt64Type>(values, rows, &is_null, parse::uint64)?,
-                Kind::Float64 => primitive::<Float64Type>(values, rows, &is_null, parse::float64)?,
-                Kind::Date32 => primitive::<Date32Type>(values, rows, &is_null, parse::date32)?,
-                Kind::Timestamp(unit) => {
-                    let p = |s: &str| parse::timestamp(s, unit);
-                    match unit {
-                        TimeUnit::Second => {
-                            primitive::<TimestampSecondType>(values, rows, &is_null, p)?
-                        }
-                        TimeUnit::Millisecond => {
-                            primitive::<TimestampMillisecondType>(values, rows, &is_null, p)?
-                        }
-                        TimeUnit::Microsecond => {
-                            primitive::<TimestampMicrosecondType>(values, rows, &is_null, p)?
-                        }
-                        TimeUnit::Nanosecond => {
-                            primitive::<TimestampNanosecondType>(values, rows, &is_null, p)?
-                        }
-                    }
-                }
-                Kind::Null => Arc::new(NullArray::new(rows)),
-            };
-            arrays.push(array);
+        for (&(_, kind), positions) in plan.wanted.iter().zip(columns.iter()) {
+            arrays.push(build(kind, positions, fields, &is_null)?);
         }
         let options = RecordBatchOptions::new()
             .with_match_field_names(true)
@@ -217,6 +189,67 @@ pub(super) fn decode(
         RecordBatch::try_new_with_options(plan.projected.clone(), arrays, &options)
             .ok()
             .map(Some)
+    })
+}
+
+/// One column's array from its fields' positions.
+fn build(
+    kind: Kind,
+    positions: &[(u32, u32)],
+    fields: Fields<'_>,
+    is_null: &dyn Fn(&str) -> bool,
+) -> Option<ArrayRef> {
+    let rows = positions.len();
+    let values = positions.iter().map(|&p| fields.get(p));
+    Some(match kind {
+        Kind::Utf8 => {
+            let bytes: usize = positions.iter().map(|&(s, e)| (e - s) as usize).sum();
+            if bytes > i32::MAX as usize {
+                return None;
+            }
+            let mut b = StringBuilder::with_capacity(rows, bytes);
+            for v in values {
+                let v = v?;
+                if is_null(v) {
+                    b.append_null();
+                } else {
+                    b.append_value(v);
+                }
+            }
+            Arc::new(b.finish())
+        }
+        Kind::Boolean => {
+            let mut b = BooleanBuilder::with_capacity(rows);
+            for v in values {
+                let v = v?;
+                if is_null(v) {
+                    b.append_null();
+                } else {
+                    b.append_value(parse::boolean(v)?);
+                }
+            }
+            Arc::new(b.finish())
+        }
+        Kind::Int64 => primitive::<Int64Type>(values, rows, is_null, parse::int64)?,
+        Kind::UInt64 => primitive::<UInt64Type>(values, rows, is_null, parse::uint64)?,
+        Kind::Float64 => primitive::<Float64Type>(values, rows, is_null, parse::float64)?,
+        Kind::Date32 => primitive::<Date32Type>(values, rows, is_null, parse::date32)?,
+        Kind::Timestamp(unit) => {
+            let p = |s: &str| parse::timestamp(s, unit);
+            match unit {
+                TimeUnit::Second => primitive::<TimestampSecondType>(values, rows, is_null, p)?,
+                TimeUnit::Millisecond => {
+                    primitive::<TimestampMillisecondType>(values, rows, is_null, p)?
+                }
+                TimeUnit::Microsecond => {
+                    primitive::<TimestampMicrosecondType>(values, rows, is_null, p)?
+                }
+                TimeUnit::Nanosecond => {
+                    primitive::<TimestampNanosecondType>(values, rows, is_null, p)?
+                }
+            }
+        }
+        Kind::Null => Arc::new(NullArray::new(rows)),
     })
 }
 
@@ -243,26 +276,19 @@ fn primitive<'a, T: ArrowPrimitiveType>(
     Some(Arc::new(array))
 }
 
-/// Cuts `text` into fields (see the module's documentation); the number of records, or `None`
-/// to leave the block to arrow-csv.
+/// Cuts `text` into fields (see the module's documentation), keeping the projected columns'
+/// positions; the number of records, or `None` to leave the block to arrow-csv.
 fn tokenize(
     plan: &Plan,
     text: &str,
-    fields: &mut Vec<(u32, u32)>,
+    columns: &mut [Vec<(u32, u32)>],
     unescaped: &mut String,
 ) -> Option<usize> {
     let b = text.as_bytes();
     let n = b.len();
     let (delimiter, quote) = (plan.delimiter, plan.quote);
-    // Bytes that end an unquoted field.
-    let mut stop = [false; 256];
-    for c in [delimiter, b'\n', b'\r'] {
-        if let Some(s) = stop.get_mut(usize::from(c)) {
-            *s = true;
-        }
-    }
+    let mut structural = Structural::new(b, delimiter, quote);
     let at = |i: usize| b.get(i).copied();
-    let stops = |c: u8| stop.get(usize::from(c)).copied().unwrap_or(false);
     let mut rows = 0usize;
     let mut i = 0usize;
     loop {
@@ -273,9 +299,9 @@ fn tokenize(
         if i >= n {
             break;
         }
-        let first = fields.len();
+        let mut field = 0usize;
         loop {
-            if at(i) == Some(quote) {
+            let (from, to) = if at(i) == Some(quote) {
                 i += 1;
                 let start = i;
                 let mut piece = start;
@@ -294,32 +320,40 @@ fn tokenize(
                         break q;
                     }
                 };
-                let (from, to) = if owned {
+                // After the closing quote: only a delimiter, a line break or the end.
+                if let Some(c) = at(i)
+                    && c != delimiter
+                    && c != b'\n'
+                    && c != b'\r'
+                {
+                    return None;
+                }
+                if owned {
                     unescaped.push_str(text.get(piece..end)?);
                     (n + owned_from, n + unescaped.len())
                 } else {
                     (start, end)
-                };
-                fields.push((u32::try_from(from).ok()?, u32::try_from(to).ok()?));
-                // After the closing quote: only a delimiter, a line break or the end.
-                if let Some(c) = at(i)
-                    && !stops(c)
-                {
-                    return None;
                 }
             } else {
                 let start = i;
-                // Short fields (numbers, dates) end within a few bytes: a table lookup per
-                // byte; past that, long text is searched with memchr.
-                let short_end = (i + SHORT_FIELD).min(n);
-                while i < short_end && !at(i).is_some_and(stops) {
-                    i += 1;
+                // Up to the next delimiter or line break; a quote inside an unquoted field is
+                // data.
+                i = structural.next(i);
+                while at(i) == Some(quote) {
+                    i = structural.next(i + 1);
                 }
-                if i == short_end && i < n {
-                    i = memchr::memchr3(delimiter, b'\n', b'\r', b.get(i..)?).map_or(n, |k| i + k);
+                (start, i)
+            };
+            if let Some(&slot) = plan.slots.get(field) {
+                if slot != NOT_WANTED {
+                    let column = columns.get_mut(slot as usize)?;
+                    column.push((u32::try_from(from).ok()?, u32::try_from(to).ok()?));
                 }
-                fields.push((u32::try_from(start).ok()?, u32::try_from(i).ok()?));
+            } else {
+                // More fields than columns.
+                return None;
             }
+            field += 1;
             match at(i) {
                 Some(c) if c == delimiter => i += 1,
                 Some(_) => {
@@ -330,7 +364,7 @@ fn tokenize(
                 None => break,
             }
         }
-        if fields.len() - first != plan.columns {
+        if field != plan.columns {
             return None;
         }
         rows += 1;

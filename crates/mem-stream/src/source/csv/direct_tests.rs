@@ -181,12 +181,12 @@ fn bench_file_agrees() {
     let file = std::fs::File::open(&path).unwrap();
     let mut splitter = super::super::split::Splitter::new(Box::new(file), b'"', b',', 1 << 24);
     let header = splitter.next_block(1).unwrap().unwrap();
-    assert!(header.data.starts_with(b"id,"));
+    assert!(header.data().starts_with(b"id,"));
     let s = schema(&bench_types());
     let (mut blocks, mut rows) = (0, 0);
     while let Some(block) = splitter.next_block(10_000).unwrap() {
         assert!(
-            check(&s, None, &[], &block.data),
+            check(&s, None, &[], block.data()),
             "block at line {}",
             block.first_line
         );

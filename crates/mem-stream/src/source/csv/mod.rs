@@ -12,6 +12,7 @@ mod fast_parse;
 mod infer;
 mod latin1;
 mod split;
+mod structural;
 
 use std::fs::File;
 use std::io::Read;

@@ -19,10 +19,19 @@
 //! (memchr); the byte before a quote or comment tells whether it is at a field or record start,
 //! because outside quotes that byte cannot belong to a quoted section.
 
+use std::collections::VecDeque;
 use std::io::Read;
+use std::ops::Range;
+use std::sync::Arc;
 
-/// Bytes read from the source per refill.
+/// The size of a read buffer until the block size is known (and the least it ever is).
 const READ_SIZE: usize = 1 << 20;
+
+/// The largest read buffer the block size asks for (a longer record still gets one its size).
+const MAX_BUFFER: usize = 16 << 20;
+
+/// Retired read buffers kept to be filled again once their blocks are decoded.
+const SPARE_BUFFERS: usize = 4;
 
 /// What a block costs to decode: `bytes * per_byte + records * per_record`, an upper bound of
 /// the memory the block and its decoding hold at once (see `DecodeConfig::cost`).
@@ -66,18 +75,31 @@ impl From<std::io::Error> for SplitError {
     }
 }
 
-/// A run of whole records cut from the stream.
+/// A run of whole records cut from the stream: a range of a shared read buffer, so cutting
+/// copies nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Block {
-    /// The records' bytes, the last one possibly without a line break at end of file.
-    pub data: Vec<u8>,
+    buf: Arc<Vec<u8>>,
+    range: Range<usize>,
     /// 1-based physical line where the block starts.
     pub first_line: u64,
     /// Records counted by the splitter (blank lines included; the parser skips them).
     pub records: usize,
 }
 
+impl Block {
+    /// The records' bytes, the last one possibly without a line break at end of file.
+    pub(crate) fn data(&self) -> &[u8] {
+        self.buf.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
 /// Reads a byte stream and cuts it at record boundaries.
+///
+/// The stream is read into buffers filled whole (or to the end of the input) and then shared
+/// read-only with the blocks cut from them. When the scan reaches a buffer's end inside a record,
+/// the unconsumed bytes move to the next buffer, a retired one whose blocks were all decoded when
+/// there is one: steady state allocates nothing and copies only those bytes.
 pub(crate) struct Splitter {
     reader: Box<dyn Read + Send>,
     quote: u8,
@@ -88,7 +110,15 @@ pub(crate) struct Splitter {
     /// What a block costs, and the cost at which one is cut.
     cost: Cost,
     max_block_cost: u64,
-    buf: Vec<u8>,
+    /// The read buffer: all of it initialised, `buf[start..end]` the bytes not yet cut off,
+    /// `buf[start]` a record start. Positions below are relative to `start`.
+    buf: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+    /// The size of the next buffer.
+    buffer_size: usize,
+    /// Retired buffers, reused once no block holds them.
+    spare: VecDeque<Arc<Vec<u8>>>,
     eof: bool,
     /// Bytes of `buf` already scanned, all before `scanned` are classified.
     scanned: usize,
@@ -127,7 +157,11 @@ impl Splitter {
             max_record_bytes,
             cost: Cost::RAW,
             max_block_cost: u64::MAX,
-            buf: Vec::new(),
+            buf: Arc::new(Vec::new()),
+            start: 0,
+            end: 0,
+            buffer_size: READ_SIZE,
+            spare: VecDeque::new(),
             eof: false,
             scanned: 0,
             in_quotes: false,
@@ -157,12 +191,42 @@ impl Splitter {
         self.cost = cost;
         self.max_block_cost = max_block_cost;
         self.max_record_bytes = max_record_bytes;
+        // Two blocks' bytes per buffer: a block split across buffers is copied at most once.
+        let block_bytes = max_block_cost / cost.per_byte.max(1);
+        self.buffer_size = usize::try_from(block_bytes.saturating_mul(2))
+            .unwrap_or(usize::MAX)
+            .clamp(READ_SIZE, MAX_BUFFER);
+    }
+
+    /// Reads into buffers of `bytes` from now on (tests: a small one moves records between
+    /// buffers often).
+    #[cfg(test)]
+    pub(crate) fn set_buffer_size(&mut self, bytes: usize) {
+        self.buffer_size = bytes.max(1);
+    }
+
+    /// The buffered, not yet consumed bytes.
+    fn data(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// How many bytes are buffered and not yet consumed.
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Replaces the buffered bytes, keeping the scan state.
+    #[cfg(test)]
+    pub(crate) fn set_buffered(&mut self, bytes: Vec<u8>) {
+        self.end = bytes.len();
+        self.start = 0;
+        self.buf = Arc::new(bytes);
     }
 
     /// The buffered, not yet consumed bytes.
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> &[u8] {
-        &self.buf
+        self.data()
     }
 
     /// Complete records buffered, and whether the buffer already holds the rest of the input.
@@ -174,9 +238,9 @@ impl Splitter {
     /// The buffered bytes that hold whole records (all of them once the input ended).
     pub(crate) fn buffered_complete(&self) -> &[u8] {
         if self.eof {
-            &self.buf
+            self.data()
         } else {
-            self.buf.get(..self.boundary).unwrap_or_default()
+            self.data().get(..self.boundary).unwrap_or_default()
         }
     }
 
@@ -190,7 +254,7 @@ impl Splitter {
     pub(crate) fn fill_records(&mut self, n: usize, max_bytes: usize) -> Result<(), SplitError> {
         loop {
             self.scan(n);
-            if self.records >= n || self.eof || (self.records > 0 && self.buf.len() >= max_bytes) {
+            if self.records >= n || self.eof || (self.records > 0 && self.len() >= max_bytes) {
                 return Ok(());
             }
             self.check_record_size()?;
@@ -200,8 +264,7 @@ impl Splitter {
 
     /// Drops the first `bytes` buffered bytes, which hold `lines` line feeds (the header).
     pub(crate) fn consume(&mut self, bytes: usize, lines: u64) {
-        let bytes = bytes.min(self.buf.len());
-        self.buf.drain(..bytes);
+        self.start += bytes.min(self.len());
         self.line += lines;
         self.reset_scan();
     }
@@ -219,15 +282,15 @@ impl Splitter {
             if self.eof {
                 // The last record, without a line break, is bounded like the others.
                 self.check_record_size()?;
-                if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
-                    self.buf.clear();
+                if self.data().iter().all(|b| b.is_ascii_whitespace()) {
+                    self.start = self.end;
                     self.reset_scan();
                     return Ok(None);
                 }
-                let len = self.buf.len();
+                let len = self.len();
                 let mut block = self.cut(len);
                 // The last record has no line break: count it.
-                if block.data.last() != Some(&b'\n') {
+                if block.data().last() != Some(&b'\n') {
                     block.records += 1;
                 }
                 return Ok(Some(block));
@@ -247,7 +310,7 @@ impl Splitter {
 
     /// Refuses the incomplete record at the end of the buffer once it is too long.
     fn check_record_size(&self) -> Result<(), SplitError> {
-        let bytes = self.buf.len().saturating_sub(self.boundary);
+        let bytes = self.len().saturating_sub(self.boundary);
         if bytes > self.max_record_bytes {
             return Err(SplitError::RecordTooLong {
                 line: self.line + self.newlines_at_boundary,
@@ -258,18 +321,19 @@ impl Splitter {
     }
 
     fn cut(&mut self, at: usize) -> Block {
-        let rest = self.buf.split_off(at);
-        let data = std::mem::replace(&mut self.buf, rest);
-        let newlines = if at == self.boundary {
-            self.newlines_at_boundary
-        } else {
-            memchr::memchr_iter(b'\n', &data).count() as u64
-        };
+        let at = at.min(self.len());
         let block = Block {
-            data,
+            buf: Arc::clone(&self.buf),
+            range: self.start..self.start + at,
             first_line: self.line,
             records: self.records,
         };
+        let newlines = if at == self.boundary {
+            self.newlines_at_boundary
+        } else {
+            memchr::memchr_iter(b'\n', block.data()).count() as u64
+        };
+        self.start += at;
         self.line += newlines;
         self.reset_scan();
         block
@@ -299,9 +363,11 @@ impl Splitter {
         // An absent escape or comment searches for the quote twice, which finds nothing new.
         let escape = self.escape.unwrap_or(quote);
         let comment = self.comment.unwrap_or(quote);
+        let buf = Arc::clone(&self.buf);
+        let data = buf.get(self.start..self.end).unwrap_or_default();
         let mut i = self.scanned;
         loop {
-            let rest = self.buf.get(i..).unwrap_or_default();
+            let rest = data.get(i..).unwrap_or_default();
             let found = if self.in_comment {
                 memchr::memchr(b'\n', rest)
             } else if self.in_quotes {
@@ -312,7 +378,7 @@ impl Splitter {
             let Some(found) = found else { break };
             let pos = i + found;
             i = pos + 1;
-            let byte = self.buf.get(pos).copied().unwrap_or(b'\n');
+            let byte = data.get(pos).copied().unwrap_or(b'\n');
             if byte == b'\n' {
                 self.newlines_scanned += 1;
                 self.in_comment = false;
@@ -320,7 +386,7 @@ impl Splitter {
                     return;
                 }
             } else if self.in_quotes {
-                let next = self.buf.get(i).copied();
+                let next = data.get(i).copied();
                 if next.is_none() && !self.eof {
                     // The byte after this quote or escape decides; it has not been read yet.
                     self.scanned = pos;
@@ -341,7 +407,7 @@ impl Splitter {
                     i += 1;
                 }
             } else {
-                let before = pos.checked_sub(1).and_then(|p| self.buf.get(p)).copied();
+                let before = pos.checked_sub(1).and_then(|p| data.get(p)).copied();
                 let record_start = matches!(before, None | Some(b'\n' | b'\r'));
                 if self.comment == Some(byte) && byte != quote {
                     // A comment runs to the next LF, but only from a record start.
@@ -352,7 +418,7 @@ impl Splitter {
                 }
             }
         }
-        self.scanned = self.buf.len();
+        self.scanned = data.len();
     }
 
     /// Records a record boundary before `i` (just after an LF outside quotes); whether the scan
@@ -379,21 +445,71 @@ impl Splitter {
         false
     }
 
+    /// Reads more of the input: fills the buffer to its end, first moving the unconsumed bytes
+    /// to a new buffer when this one is full or shared with blocks.
     fn refill(&mut self) -> Result<(), SplitError> {
-        let read = (&mut self.reader)
-            .take(READ_SIZE as u64)
-            .read_to_end(&mut self.buf)?;
-        if read == 0 {
+        if self.end >= self.buf.len() || Arc::get_mut(&mut self.buf).is_none() {
+            self.renew();
+        }
+        let before = self.end;
+        if let Some(buf) = Arc::get_mut(&mut self.buf) {
+            while let Some(free) = buf.get_mut(self.end..)
+                && !free.is_empty()
+            {
+                match self.reader.read(free) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => self.end += n.min(free.len()),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if self.end == before {
+            // Nothing could be read into the buffer: the input ended.
             self.eof = true;
         }
-        if !self.started && (self.buf.len() >= 3 || self.eof) {
+        if !self.started && (self.len() >= 3 || self.eof) {
             self.started = true;
-            if self.buf.starts_with(b"\xEF\xBB\xBF") {
-                self.buf.drain(..3);
+            if self.data().starts_with(b"\xEF\xBB\xBF") {
+                self.start += 3;
                 self.reset_scan();
             }
         }
         Ok(())
+    }
+
+    /// Moves the unconsumed bytes to the start of a buffer of its own (a spare one nobody holds
+    /// any more, or a new one), large enough to be filled further.
+    fn renew(&mut self) {
+        let keep = self.len();
+        let size = self.buffer_size.max(keep.saturating_mul(2)).max(64);
+        let reusable = self
+            .spare
+            .iter_mut()
+            .position(|b| b.len() >= size && Arc::get_mut(b).is_some());
+        let mut fresh = match reusable.and_then(|i| self.spare.remove(i)) {
+            Some(b) => b,
+            None => Arc::new(vec![0u8; size]),
+        };
+        if let (Some(to), Some(from)) = (
+            Arc::get_mut(&mut fresh).and_then(|b| b.get_mut(..keep)),
+            self.buf.get(self.start..self.end),
+        ) {
+            to.copy_from_slice(from);
+        }
+        let old = std::mem::replace(&mut self.buf, fresh);
+        self.start = 0;
+        self.end = keep;
+        // Keep buffers of the usual size for reuse; one grown for a long record goes.
+        if !old.is_empty() && old.len() <= self.buffer_size.saturating_mul(2) {
+            self.spare.push_back(old);
+            if self.spare.len() > SPARE_BUFFERS {
+                self.spare.pop_front();
+            }
+        }
     }
 }
 

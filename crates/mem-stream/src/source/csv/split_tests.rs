@@ -20,14 +20,14 @@ fn blocks(input: &[u8], target: usize) -> Vec<Block> {
 fn cuts_only_outside_quotes() {
     let input = b"1,\"a\nb\"\n2,\"c\"\"\n\"\n3,x\n4,y";
     let bs = blocks(input, 1);
-    let texts: Vec<&[u8]> = bs.iter().map(|b| b.data.as_slice()).collect();
+    let texts: Vec<&[u8]> = bs.iter().map(|b| b.data()).collect();
     assert_eq!(
         texts,
         vec![&b"1,\"a\nb\"\n"[..], b"2,\"c\"\"\n\"\n", b"3,x\n", b"4,y"]
     );
     let lines: Vec<u64> = bs.iter().map(|b| b.first_line).collect();
     assert_eq!(lines, vec![1, 3, 5, 6]);
-    let joined: Vec<u8> = bs.iter().flat_map(|b| b.data.clone()).collect();
+    let joined: Vec<u8> = bs.iter().flat_map(|b| b.data().to_vec()).collect();
     assert_eq!(joined, input);
 }
 
@@ -35,9 +35,9 @@ fn cuts_only_outside_quotes() {
 fn strips_bom_and_groups_records() {
     let bs = blocks(b"\xEF\xBB\xBFa\r\nb\r\nc\r\n", 2);
     assert_eq!(bs.len(), 2);
-    assert_eq!(bs[0].data, b"a\r\nb\r\n");
+    assert_eq!(bs[0].data(), b"a\r\nb\r\n");
     assert_eq!(bs[0].records, 2);
-    assert_eq!(bs[1].data, b"c\r\n");
+    assert_eq!(bs[1].data(), b"c\r\n");
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn mid_field_quotes_are_data() {
     // `12" pipe` and `b"c` hold literal quotes; `"x"y"` is a quoted x followed by data.
     let input = b"1,12\" pipe,\"a\nb\"\n2,b\"c,d\n3,\"x\"y\",z\n\"4\"\r\"q\nq\",5\n";
     let bs = blocks(input, 1);
-    let texts: Vec<&[u8]> = bs.iter().map(|b| b.data.as_slice()).collect();
+    let texts: Vec<&[u8]> = bs.iter().map(|b| b.data()).collect();
     assert_eq!(
         texts,
         vec![
@@ -154,9 +154,9 @@ fn scan_in_two_with(
 ) -> (usize, usize, u64, bool) {
     let mut s = Splitter::new(Box::new(std::io::empty()), b'"', b',', 1 << 20);
     s.set_dialect(escape, comment);
-    s.buf = input[..split.min(input.len())].to_vec();
+    s.set_buffered(input[..split.min(input.len())].to_vec());
     s.scan(usize::MAX);
-    s.buf = input.to_vec();
+    s.set_buffered(input.to_vec());
     s.eof = true;
     s.scan(usize::MAX);
     (s.boundary, s.records, s.newlines_scanned, s.in_quotes)
@@ -171,7 +171,7 @@ fn all_boundaries(input: &[u8]) -> Vec<usize> {
 fn all_boundaries_with(input: &[u8], escape: Option<u8>, comment: Option<u8>) -> Vec<usize> {
     let mut s = Splitter::new(Box::new(std::io::empty()), b'"', b',', 1 << 20);
     s.set_dialect(escape, comment);
-    s.buf = input.to_vec();
+    s.set_buffered(input.to_vec());
     s.eof = true;
     let mut out = Vec::new();
     for target in 1.. {
@@ -184,7 +184,37 @@ fn all_boundaries_with(input: &[u8], escape: Option<u8>, comment: Option<u8>) ->
     out
 }
 
+/// Hands out the input a few bytes per read.
+struct Trickle(Vec<u8>, usize, usize);
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.2.min(buf.len()).min(self.0.len() - self.1);
+        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        Ok(n)
+    }
+}
+
 proptest::proptest! {
+    /// Small buffers and short reads: records move between buffers all the time, blocks stay
+    /// exactly csv-core's records.
+    #[test]
+    fn small_buffers_cut_the_same_blocks(input in proptest::collection::vec(proptest::prop_oneof![
+        proptest::strategy::Just(b'"'), proptest::strategy::Just(b'\n'), proptest::strategy::Just(b','),
+        proptest::strategy::Just(b'a')], 0..300), target in 1usize..5, size in 1usize..40,
+        step in 1usize..9) {
+        let whole = blocks(&input, target);
+        let mut s = Splitter::new(Box::new(Trickle(input.clone(), 0, step)), b'"', b',', 1 << 20);
+        s.set_buffer_size(size);
+        let mut small = Vec::new();
+        while let Some(b) = s.next_block(target).unwrap() {
+            small.push(b);
+        }
+        let texts = |bs: &[Block]| bs.iter().map(|b| (b.data().to_vec(), b.first_line, b.records)).collect::<Vec<_>>();
+        proptest::prop_assert_eq!(texts(&small), texts(&whole));
+    }
+
     #[test]
     fn blocks_rejoin_to_input(input in proptest::collection::vec(proptest::prop_oneof![
         proptest::strategy::Just(b'"'), proptest::strategy::Just(b'\n'), proptest::strategy::Just(b','),
@@ -192,7 +222,7 @@ proptest::proptest! {
         let mut s = Splitter::new(Box::new(std::io::Cursor::new(input.clone())), b'"', b',', 1 << 20);
         let mut joined = Vec::new();
         while let Some(b) = s.next_block(target).unwrap() {
-            joined.extend_from_slice(&b.data);
+            joined.extend_from_slice(b.data());
         }
         let trimmed_len = joined.len();
         proptest::prop_assert_eq!(&joined[..], &input[..trimmed_len]);
@@ -258,7 +288,7 @@ fn comments_and_escapes_do_not_cut_records() {
     s.set_dialect(Some(b'\\'), Some(b'#'));
     let mut texts = Vec::new();
     while let Some(b) = s.next_block(1).unwrap() {
-        texts.push(b.data);
+        texts.push(b.data().to_vec());
     }
     assert_eq!(
         texts,
