@@ -15,26 +15,22 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use arrow::array::NullBufferBuilder;
-use arrow::array::{
-    ArrayRef, BooleanBuilder, NullArray, PrimitiveArray, RecordBatch, RecordBatchOptions,
-    StringBuilder,
-};
-use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Float64Type, Int64Type, SchemaRef, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt64Type,
-};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 
-use super::fast_parse as parse;
+use super::columns::{ColumnBuilder, Fields};
 use super::structural::Structural;
+
+/// Bytes of a block cut into fields and decoded at a time: the slice's text and field positions
+/// stay in the processor's (level 2) cache between the two passes.
+const SLICE_BYTES: usize = 128 << 10;
 
 /// The slot of a column the projection leaves out.
 const NOT_WANTED: u32 = u32::MAX;
 
 /// A column the direct decoder builds.
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     Utf8,
     Boolean,
     Int64,
@@ -128,61 +124,91 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// A field's text: in the block, or unescaped after it.
-#[derive(Clone, Copy)]
-struct Fields<'a> {
-    text: &'a str,
-    unescaped: &'a str,
-}
-
-impl<'a> Fields<'a> {
-    #[inline]
-    fn get(&self, (start, end): (u32, u32)) -> Option<&'a str> {
-        let (start, end) = (start as usize, end as usize);
-        let n = self.text.len();
-        if start >= n {
-            self.unescaped.get(start - n..end - n)
-        } else {
-            self.text.get(start..end)
-        }
-    }
-}
-
 /// Decodes `data`, or `None` when arrow-csv should (see the module's documentation). `Some(None)`:
 /// the block holds no records.
+///
+/// The block is decoded in slices of about [`SLICE_BYTES`]: each slice is cut into fields and its
+/// values appended to the column builders while its text is still in the processor's cache.
 pub(super) fn decode(
     plan: &Plan,
     null_regex: Option<&regex::Regex>,
     data: &[u8],
+) -> Option<Option<RecordBatch>> {
+    decode_in_slices(plan, null_regex, data, SLICE_BYTES)
+}
+
+/// [`decode`] with slices of `slice_bytes` (tests use tiny ones).
+fn decode_in_slices(
+    plan: &Plan,
+    null_regex: Option<&regex::Regex>,
+    data: &[u8],
+    slice_bytes: usize,
 ) -> Option<Option<RecordBatch>> {
     let text = std::str::from_utf8(data).ok()?;
     // Positions are u32, and `unescaped` follows the text.
     if text.len() >= (u32::MAX / 2) as usize {
         return None;
     }
+    let is_null = |s: &str| match null_regex {
+        Some(r) => r.is_match(s),
+        None => s.is_empty(),
+    };
     SCRATCH.with(|cell| {
         let mut scratch = cell.try_borrow_mut().ok()?;
         let Scratch { columns, unescaped } = &mut *scratch;
         columns.resize_with(plan.wanted.len(), Vec::new);
         columns.truncate(plan.wanted.len());
-        columns.iter_mut().for_each(Vec::clear);
-        unescaped.clear();
-        let rows = tokenize(plan, text, columns, unescaped)?;
+        let mut builders: Vec<ColumnBuilder> = Vec::new();
+        let mut structural = Structural::new(text.as_bytes(), plan.delimiter, plan.quote);
+        let (mut rows, mut at) = (0usize, 0usize);
+        while at < text.len() {
+            columns.iter_mut().for_each(Vec::clear);
+            unescaped.clear();
+            let from = at;
+            let slice_rows = tokenize(
+                plan,
+                text,
+                &mut structural,
+                &mut at,
+                from.saturating_add(slice_bytes.max(1)),
+                columns,
+                unescaped,
+            )?;
+            if slice_rows == 0 {
+                continue;
+            }
+            if builders.is_empty() {
+                // Sized for the whole block from the first slice, by its share of the text.
+                let scale = |v: usize| {
+                    let v = v as f64 * text.len() as f64 / (at - from).max(1) as f64;
+                    (v * 1.05) as usize + 16
+                };
+                builders = plan
+                    .wanted
+                    .iter()
+                    .zip(columns.iter())
+                    .map(|(&(_, kind), positions)| {
+                        let bytes: usize = positions.iter().map(|&(s, e)| (e - s) as usize).sum();
+                        ColumnBuilder::new(kind, scale(slice_rows), scale(bytes))
+                    })
+                    .collect();
+            }
+            let fields = Fields {
+                text,
+                unescaped: unescaped.as_str(),
+            };
+            for (builder, positions) in builders.iter_mut().zip(columns.iter()) {
+                builder.append(positions, fields, &is_null)?;
+            }
+            rows += slice_rows;
+        }
         if rows == 0 {
             return Some(None);
         }
-        let fields = Fields {
-            text,
-            unescaped: unescaped.as_str(),
-        };
-        let is_null = |s: &str| match null_regex {
-            Some(r) => r.is_match(s),
-            None => s.is_empty(),
-        };
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(plan.wanted.len());
-        for (&(_, kind), positions) in plan.wanted.iter().zip(columns.iter()) {
-            arrays.push(build(kind, positions, fields, &is_null)?);
-        }
+        let arrays = builders
+            .into_iter()
+            .map(ColumnBuilder::finish)
+            .collect::<Option<Vec<ArrayRef>>>()?;
         let options = RecordBatchOptions::new()
             .with_match_field_names(true)
             .with_row_count(Some(rows));
@@ -192,106 +218,25 @@ pub(super) fn decode(
     })
 }
 
-/// One column's array from its fields' positions.
-fn build(
-    kind: Kind,
-    positions: &[(u32, u32)],
-    fields: Fields<'_>,
-    is_null: &dyn Fn(&str) -> bool,
-) -> Option<ArrayRef> {
-    let rows = positions.len();
-    let values = positions.iter().map(|&p| fields.get(p));
-    Some(match kind {
-        Kind::Utf8 => {
-            let bytes: usize = positions.iter().map(|&(s, e)| (e - s) as usize).sum();
-            if bytes > i32::MAX as usize {
-                return None;
-            }
-            let mut b = StringBuilder::with_capacity(rows, bytes);
-            for v in values {
-                let v = v?;
-                if is_null(v) {
-                    b.append_null();
-                } else {
-                    b.append_value(v);
-                }
-            }
-            Arc::new(b.finish())
-        }
-        Kind::Boolean => {
-            let mut b = BooleanBuilder::with_capacity(rows);
-            for v in values {
-                let v = v?;
-                if is_null(v) {
-                    b.append_null();
-                } else {
-                    b.append_value(parse::boolean(v)?);
-                }
-            }
-            Arc::new(b.finish())
-        }
-        Kind::Int64 => primitive::<Int64Type>(values, rows, is_null, parse::int64)?,
-        Kind::UInt64 => primitive::<UInt64Type>(values, rows, is_null, parse::uint64)?,
-        Kind::Float64 => primitive::<Float64Type>(values, rows, is_null, parse::float64)?,
-        Kind::Date32 => primitive::<Date32Type>(values, rows, is_null, parse::date32)?,
-        Kind::Timestamp(unit) => {
-            let p = |s: &str| parse::timestamp(s, unit);
-            match unit {
-                TimeUnit::Second => primitive::<TimestampSecondType>(values, rows, is_null, p)?,
-                TimeUnit::Millisecond => {
-                    primitive::<TimestampMillisecondType>(values, rows, is_null, p)?
-                }
-                TimeUnit::Microsecond => {
-                    primitive::<TimestampMicrosecondType>(values, rows, is_null, p)?
-                }
-                TimeUnit::Nanosecond => {
-                    primitive::<TimestampNanosecondType>(values, rows, is_null, p)?
-                }
-            }
-        }
-        Kind::Null => Arc::new(NullArray::new(rows)),
-    })
-}
-
-/// A primitive column: every non-null value must parse.
-fn primitive<'a, T: ArrowPrimitiveType>(
-    values: impl Iterator<Item = Option<&'a str>>,
-    rows: usize,
-    is_null: &dyn Fn(&str) -> bool,
-    parse: impl Fn(&str) -> Option<T::Native>,
-) -> Option<ArrayRef> {
-    let mut out: Vec<T::Native> = Vec::with_capacity(rows);
-    let mut nulls = NullBufferBuilder::new(rows);
-    for v in values {
-        let v = v?;
-        if is_null(v) {
-            out.push(T::Native::default());
-            nulls.append_null();
-        } else {
-            out.push(parse(v)?);
-            nulls.append_non_null();
-        }
-    }
-    let array = PrimitiveArray::<T>::try_new(out.into(), nulls.finish()).ok()?;
-    Some(Arc::new(array))
-}
-
-/// Cuts `text` into fields (see the module's documentation), keeping the projected columns'
-/// positions; the number of records, or `None` to leave the block to arrow-csv.
+/// Cuts `text` into fields (see the module's documentation) from `*pos`, keeping the projected
+/// columns' positions, up to the end of the record that reaches `until`; moves `*pos` past it.
+/// The number of records, or `None` to leave the block to arrow-csv.
 fn tokenize(
     plan: &Plan,
     text: &str,
+    structural: &mut Structural<'_>,
+    pos: &mut usize,
+    until: usize,
     columns: &mut [Vec<(u32, u32)>],
     unescaped: &mut String,
 ) -> Option<usize> {
     let b = text.as_bytes();
     let n = b.len();
     let (delimiter, quote) = (plan.delimiter, plan.quote);
-    let mut structural = Structural::new(b, delimiter, quote);
     let at = |i: usize| b.get(i).copied();
     let mut rows = 0usize;
-    let mut i = 0usize;
-    loop {
+    let mut i = *pos;
+    while i < until {
         // A record starts: line breaks here are blank lines.
         while matches!(at(i), Some(b'\n' | b'\r')) {
             i += 1;
@@ -369,6 +314,7 @@ fn tokenize(
         }
         rows += 1;
     }
+    *pos = i;
     Some(rows)
 }
 

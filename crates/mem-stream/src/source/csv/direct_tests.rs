@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
 
-use super::{Plan, decode};
+use super::{Plan, decode, decode_in_slices};
 use crate::options::CsvOptions;
 
 /// What `DecodeConfig::decode_inner` does with the block: arrow-csv over all of it.
@@ -45,6 +45,16 @@ fn check(schema: &SchemaRef, projection: Option<&[usize]>, nulls: &[&str], data:
     let regex = super::super::decode::null_regex(std::path::Path::new("t.csv"), &values).unwrap();
     let plan = Plan::new(schema, projection, b',', &CsvOptions::default()).unwrap();
     let ours = decode(&plan, regex.as_ref(), data);
+    // Slices of a few bytes: records end slices everywhere, the result is the same.
+    for slice in [1, 7, 33] {
+        let sliced = decode_in_slices(&plan, regex.as_ref(), data, slice);
+        assert_eq!(
+            sliced,
+            ours,
+            "slices of {slice}: {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
     let theirs = arrow_decode(schema, projection, regex.as_ref(), data);
     if let Some(ours) = ours {
         let theirs = theirs.unwrap_or_else(|e| {

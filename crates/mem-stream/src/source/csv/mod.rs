@@ -6,6 +6,7 @@
 //! cost the budget's chunk share (see `DecodeConfig::cost`); a single record that could cost
 //! more than a record's share is an error naming its line.
 
+mod columns;
 mod decode;
 mod direct;
 mod fast_parse;
