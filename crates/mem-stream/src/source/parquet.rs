@@ -381,17 +381,20 @@ fn reopen(path: &std::path::Path, file: &File) -> Result<File> {
     File::open(path).map_err(|e| StreamError::io(path, "cannot open", e))
 }
 
-/// The work of a sample's first rows in a column chunk, in compressed bytes: its dictionary
-/// page, which is decoded whole, and about a first data page (1 MiB, the writers' usual page
-/// size, or the whole chunk when it is smaller).
+/// The work of a sample's first rows in a column chunk: the bytes decompressed (the time of
+/// zstd, snappy and friends follows their output more than their input): its dictionary page,
+/// decoded whole, and about a first data page (1 MiB, the writers' usual page size, or the whole
+/// chunk when it is smaller). The dictionary's uncompressed size is estimated from its
+/// compressed bytes at the chunk's ratio.
 fn sample_cost(chunk: &parquet::file::metadata::ColumnChunkMetaData) -> i64 {
+    let compressed = chunk.compressed_size().max(1);
+    let uncompressed = chunk.uncompressed_size().max(0);
     let dictionary = chunk
         .dictionary_page_offset()
         .map_or(0, |d| chunk.data_page_offset().saturating_sub(d).max(0));
-    let data = chunk
-        .compressed_size()
-        .saturating_sub(dictionary)
-        .clamp(0, 1 << 20);
+    let ratio = (uncompressed as f64 / compressed as f64).clamp(1.0, 64.0);
+    let dictionary = (dictionary as f64 * ratio) as i64;
+    let data = uncompressed.saturating_sub(dictionary).clamp(0, 1 << 20);
     dictionary.saturating_add(data)
 }
 
