@@ -17,6 +17,8 @@ mod parquet_footer;
 mod parquet_pages;
 #[cfg(feature = "parquet")]
 mod parquet_repair;
+#[cfg(feature = "parquet")]
+mod parquet_split;
 pub(crate) mod readahead;
 
 use std::path::Path;

@@ -20,6 +20,7 @@ use super::batches::{Batches, Decode};
 use super::parquet_checks::{
     check_chunk_sizes, check_column_readers, check_footer_size, check_layout,
 };
+use super::parquet_split::{ColumnGroups, SplitReader};
 use super::{OpenRequest, projection_indices};
 use crate::error::{Result, StreamError};
 use crate::guard::contain;
@@ -156,7 +157,10 @@ pub(crate) struct ParquetSource {
     file: File,
     meta: ArrowReaderMetadata,
     mask: Option<ProjectionMask>,
-    reader: ParquetRecordBatchReader,
+    reader: Reader,
+    /// The column groups a stream decodes on threads of their own (none for a sample, one
+    /// column or one core).
+    split: Option<ColumnGroups>,
     /// The batch size `reader` was built with.
     batch: usize,
     /// Rows per batch that hold about a chunk's bytes.
@@ -168,6 +172,12 @@ pub(crate) struct ParquetSource {
     /// Rows decoded so far: where a rebuilt reader starts.
     rows_read: u64,
     total: u64,
+}
+
+/// One reader, or one per column group on threads of their own.
+enum Reader {
+    One(ParquetRecordBatchReader),
+    Split(SplitReader),
 }
 
 impl ParquetSource {
@@ -216,12 +226,30 @@ impl ParquetSource {
         let batch = batch_size(req.target_rows.load(Ordering::Relaxed), by_bytes, limit);
         let reader = build_reader(path, &file, &meta, mask.as_ref(), 0, limit, batch)?;
         let schema = arrow::array::RecordBatchReader::schema(&reader);
+        // A stream decodes its columns on all cores; a sample splits its first batch itself.
+        let split = match limit {
+            None => ColumnGroups::new(&meta, mask.as_ref(), usize::MAX, |c| c.uncompressed_size()),
+            Some(_) => None,
+        };
+        let reader = match &split {
+            Some(groups) => Reader::Split(spawn_split(
+                path,
+                &file,
+                &meta,
+                groups.clone(),
+                schema.clone(),
+                0,
+                batch,
+            )?),
+            None => Reader::One(reader),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             file,
             meta,
             mask,
             reader,
+            split,
             batch,
             by_bytes,
             limit,
@@ -236,14 +264,21 @@ impl ParquetSource {
     /// validating them, and invalid offsets or keys would panic later, far from the decoder.
     fn read(&mut self) -> Result<Option<RecordBatch>> {
         let path = self.path.clone();
-        contain(&path, "Parquet", || match self.reader.next() {
-            None => Ok(None),
-            Some(Err(e)) => Err(StreamError::arrow(&path, "decoding Parquet", e)),
-            Some(Ok(b)) => {
-                check_batch(&path, &b)?;
+        let next = match &mut self.reader {
+            Reader::One(reader) => contain(&path, "Parquet", || match reader.next() {
+                None => Ok(None),
+                Some(Err(e)) => Err(StreamError::arrow(&path, "decoding Parquet", e)),
+                Some(Ok(b)) => Ok(Some(b)),
+            })?,
+            Reader::Split(reader) => reader.next()?,
+        };
+        match next {
+            Some(b) => {
+                contain(&path, "Parquet", || check_batch(&path, &b))?;
                 Ok(Some(b))
             }
-        })
+            None => Ok(None),
+        }
     }
 }
 
@@ -256,115 +291,80 @@ impl ParquetSource {
     /// back in schema order. `None` when there is nothing to split (one column, one core), and
     /// the ordinary reader decodes the batch.
     fn sample_split(&self, batch: usize) -> Result<Option<RecordBatch>> {
-        let md = self.meta.metadata();
-        let Some(first) = md.row_groups().first() else {
+        let Some(groups) = ColumnGroups::new(&self.meta, self.mask.as_ref(), 1, sample_cost) else {
             return Ok(None);
         };
-        let schema_descr = self.meta.parquet_schema();
-        // The projected root columns and the bytes of their leaves in the first row group.
-        let roots = schema_descr.root_schema().get_fields().len();
-        let mut root_bytes = vec![0i64; roots];
-        for (leaf, chunk) in first.columns().iter().enumerate() {
-            let root = schema_descr.get_column_root_idx(leaf);
-            let bytes = sample_cost(chunk);
-            root_bytes[root] = root_bytes[root].saturating_add(bytes);
-        }
-        let wanted: Vec<usize> = (0..roots)
-            .filter(|&r| {
-                self.mask.as_ref().is_none_or(|m| {
-                    (0..schema_descr.num_columns()).any(|leaf| {
-                        schema_descr.get_column_root_idx(leaf) == r && m.leaf_included(leaf)
-                    })
-                })
-            })
-            .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(wanted.len());
-        if threads < 2 {
-            return Ok(None);
-        }
-        // Largest first to the lightest group.
-        let mut order = wanted.clone();
-        order.sort_by_key(|&r| std::cmp::Reverse(root_bytes[r]));
-        let mut groups: Vec<(i64, Vec<usize>)> = vec![(0, Vec::new()); threads];
-        for r in order {
-            let g = groups
-                .iter_mut()
-                .min_by_key(|(bytes, _)| *bytes)
-                .expect("at least two groups");
-            g.0 = g.0.saturating_add(root_bytes[r]);
-            g.1.push(r);
-        }
-        for g in &mut groups {
-            g.1.sort_unstable();
-        }
-        tracing::debug!(path = %self.path.display(), ?groups, ?root_bytes, "Parquet sample: columns decoded on threads");
+        tracing::debug!(path = %self.path.display(), groups = ?groups.groups, "Parquet sample: columns decoded on threads");
         // What the threads share (the source's reader is not `Sync`).
         let (path, file, meta) = (self.path.as_path(), &self.file, &self.meta);
-        let decode_group = |file: &File, roots: &[usize]| -> Result<Option<RecordBatch>> {
-            let mask = ProjectionMask::roots(meta.parquet_schema(), roots.iter().copied());
+        let decode_group = |file: &File, g: usize| -> Result<Option<RecordBatch>> {
+            let Some(mask) = groups.mask(meta, g) else {
+                return Ok(None);
+            };
             let mut reader = build_reader(path, file, meta, Some(&mask), 0, Some(batch), batch)?;
             match reader.next() {
                 None => Ok(None),
                 Some(Err(e)) => Err(StreamError::arrow(path, "decoding Parquet", e)),
-                Some(Ok(b)) => {
-                    check_batch(path, &b)?;
-                    Ok(Some(b))
-                }
+                Some(Ok(b)) => Ok(Some(b)),
             }
         };
         let results: Vec<Result<Option<RecordBatch>>> = std::thread::scope(|scope| {
-            let (head, rest) = groups.split_first().expect("at least two groups");
-            let handles: Vec<_> = rest
-                .iter()
+            let handles: Vec<_> = (1..groups.groups.len())
                 .map(|g| {
-                    let roots = g.1.as_slice();
                     let decode_group = &decode_group;
                     scope.spawn(move || {
                         contain(path, "Parquet", || {
                             // A file of its own: clones of one `File` share its offset, which
                             // the Parquet reader seeks.
                             let own = reopen(path, file)?;
-                            decode_group(&own, roots)
+                            decode_group(&own, g)
                         })
                     })
                 })
                 .collect();
-            let mut out = vec![decode_group(file, &head.1)];
+            let mut out = vec![contain(path, "Parquet", || decode_group(file, 0))];
             out.extend(handles.into_iter().map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(StreamError::Malformed {
-                        path: path.to_path_buf(),
-                        line: None,
-                        column: None,
-                        message: "a Parquet decoding thread panicked".into(),
-                    })
+                    Err(StreamError::malformed(
+                        path,
+                        None,
+                        "a Parquet decoding thread panicked",
+                    ))
                 })
             }));
             out
         });
-        // Each root's column, by root index.
-        let mut columns: Vec<Option<arrow::array::ArrayRef>> = vec![None; roots];
-        let mut rows = None;
-        for (g, result) in groups.iter().zip(results) {
+        let mut batches = Vec::with_capacity(results.len());
+        for result in results {
             let Some(b) = result? else {
                 return Ok(None);
             };
-            if *rows.get_or_insert(b.num_rows()) != b.num_rows() {
-                // Readers that disagree on the rows: leave it to the ordinary reader.
-                return Ok(None);
-            }
-            for (&r, column) in g.1.iter().zip(b.columns()) {
-                columns[r] = Some(column.clone());
-            }
+            batches.push(b);
         }
-        let columns: Vec<_> = wanted.iter().filter_map(|&r| columns[r].take()).collect();
-        let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(rows);
-        let b = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
-            .map_err(|e| StreamError::arrow(&self.path, "joining Parquet columns", e))?;
+        // Readers that disagree on the rows: leave it to the ordinary reader.
+        let Ok(b) = groups.join(&self.schema, batches) else {
+            return Ok(None);
+        };
+        check_batch(path, &b)?;
         Ok(Some(b))
     }
+}
+
+/// A stream's reader of the column groups from row `from`, in batches of `batch` rows.
+fn spawn_split(
+    path: &std::path::Path,
+    file: &File,
+    meta: &ArrowReaderMetadata,
+    groups: ColumnGroups,
+    schema: SchemaRef,
+    from: u64,
+    batch: usize,
+) -> Result<SplitReader> {
+    contain(path, "Parquet", || {
+        SplitReader::spawn(path, file, meta, groups, schema, reopen, |own, mask| {
+            build_reader(path, own, meta, Some(mask), from, None, batch)
+        })
+    })
 }
 
 /// The same file opened again, with an offset of its own: on Linux through `/proc/self/fd`
@@ -488,17 +488,28 @@ impl Decode for ParquetSource {
         if batch != self.batch {
             tracing::debug!(path = %self.path.display(), from = self.batch, to = batch, row = self.rows_read, "Parquet batch size follows the chunk size");
             let path = self.path.clone();
-            self.reader = contain(&path, "Parquet", || {
-                build_reader(
-                    &self.path,
+            self.reader = match &self.split {
+                Some(groups) => Reader::Split(spawn_split(
+                    &path,
                     &self.file,
                     &self.meta,
-                    self.mask.as_ref(),
+                    groups.clone(),
+                    self.schema.clone(),
                     self.rows_read,
-                    self.limit,
                     batch,
-                )
-            })?;
+                )?),
+                None => Reader::One(contain(&path, "Parquet", || {
+                    build_reader(
+                        &self.path,
+                        &self.file,
+                        &self.meta,
+                        self.mask.as_ref(),
+                        self.rows_read,
+                        self.limit,
+                        batch,
+                    )
+                })?),
+            };
             self.batch = batch;
         }
         let b = self.read()?;

@@ -303,3 +303,80 @@ fn bad_files_are_clean_errors() {
     let e = loader.stream(d.path()).unwrap_err().to_string();
     assert!(e.contains("directory"), "{e}");
 }
+
+/// A stream decodes its column groups on threads of their own (where there are cores): the same
+/// values as Parquet's own reader, with a nested column, with a projection, and with a batch size
+/// that changes mid-stream (the group readers are rebuilt at the next row).
+#[test]
+fn parquet_streams_match_parquets_own_reader() {
+    use arrow::array::{Int64Builder, ListBuilder};
+    use mem_monitor::{FixedPressure, PressureLevel};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("nested.parquet");
+    let with_tags = |k: i64| {
+        let base = table(3000, k * 3000);
+        let mut tags = ListBuilder::new(Int64Builder::new());
+        for i in 0..3000 {
+            for t in 0..(i % 4) {
+                tags.values().append_value(k * 10 + t);
+            }
+            tags.append(i % 7 != 0);
+        }
+        let mut columns = base.columns().to_vec();
+        columns.insert(1, Arc::new(tags.finish()) as ArrayRef);
+        let names = ["id", "tags", "name", "value"];
+        RecordBatch::try_from_iter(names.into_iter().zip(columns)).unwrap()
+    };
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(4000))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&p).unwrap(),
+        with_tags(0).schema(),
+        Some(props),
+    )
+    .unwrap();
+    for k in 0..4 {
+        w.write(&with_tags(k)).unwrap();
+    }
+    w.close().unwrap();
+    let theirs = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let theirs = concat_batches(&theirs[0].schema(), &theirs).unwrap();
+    for columns in [None, Some(vec!["value", "tags"])] {
+        let level = Arc::new(FixedPressure::new(PressureLevel::Low));
+        let mut b = plain()
+            .chunk_size(1000)
+            .min_chunk_size(125)
+            .pressure(level.clone());
+        if let Some(c) = &columns {
+            b = b.projection(c.iter().copied());
+        }
+        let mut ours = Vec::new();
+        for (i, chunk) in b.build().unwrap().stream(&p).unwrap().enumerate() {
+            ours.push(chunk.unwrap().0);
+            match i {
+                2 => level.set(PressureLevel::High),
+                6 => level.set(PressureLevel::Low),
+                _ => {}
+            }
+        }
+        assert!(
+            ours.iter().any(|b| b.num_rows() == 125),
+            "the batch size never changed"
+        );
+        let ours = concat_batches(&ours[0].schema(), &ours).unwrap();
+        let expected = match &columns {
+            // The file's column order, whatever the projection's.
+            Some(_) => theirs.project(&[1, 3]).unwrap(),
+            None => theirs.clone(),
+        };
+        assert_eq!(ours, expected, "{columns:?}");
+    }
+}
