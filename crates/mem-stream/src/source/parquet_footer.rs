@@ -96,33 +96,61 @@ fn sanitize(footer: &[u8]) -> Option<(Vec<u8>, usize)> {
     Some((c.out, c.dropped))
 }
 
-/// The sizes a page header states: `(header bytes, uncompressed page size, compressed page
-/// size)`; `None` unless `bytes` starts with a whole, well-formed `PageHeader` holding both
-/// sizes (fields 2 and 3, `i32`).
-pub(crate) fn page_header_sizes(bytes: &[u8]) -> Option<(usize, i32, i32)> {
+/// What a page header states, as far as the page walk needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PageSizes {
+    /// Bytes of the header itself.
+    pub header: usize,
+    pub uncompressed: i32,
+    pub compressed: i32,
+    /// Values in a data page (`num_values` of a v1 or v2 data page header), when stated.
+    pub values: Option<i32>,
+}
+
+/// The sizes a page header states; `None` unless `bytes` starts with a whole, well-formed
+/// `PageHeader` holding both sizes (fields 2 and 3, `i32`).
+pub(crate) fn page_header_sizes(bytes: &[u8]) -> Option<PageSizes> {
     let mut c = Copier {
         input: bytes,
         pos: 0,
         out: Vec::new(),
         dropped: 0,
     };
-    let (mut last, mut uncompressed, mut compressed) = (0i16, None, None);
+    let int = |c: &mut Copier<'_>| {
+        let z = c.varint()?;
+        i32::try_from((z >> 1) as i64 ^ -((z & 1) as i64)).ok()
+    };
+    let (mut last, mut uncompressed, mut compressed, mut values) = (0i16, None, None, None);
     while let Some((id, ty)) = c.field_header(last)? {
         last = id;
-        let int = |c: &mut Copier<'_>| {
-            let z = c.varint()?;
-            i32::try_from((z >> 1) as i64 ^ -((z & 1) as i64)).ok()
-        };
         match (id, ty) {
             (2, I32) => uncompressed = Some(int(&mut c)?),
             (3, I32) => compressed = Some(int(&mut c)?),
+            // `data_page_header` and `data_page_header_v2`: field 1 is `num_values`.
+            (5 | 8, STRUCT) => {
+                let mut inner = 0i16;
+                while let Some((id, ty)) = c.field_header(inner)? {
+                    inner = id;
+                    if (id, ty) == (1, I32) {
+                        values = Some(int(&mut c)?);
+                    } else {
+                        c.copy_value(ty, Place::Other, 2, true)?;
+                        c.out.clear();
+                    }
+                }
+            }
             _ => {
                 c.copy_value(ty, Place::Other, 1, true)?;
                 c.out.clear();
             }
         }
     }
-    Some((c.pos, uncompressed?, compressed?))
+    Some(PageSizes {
+        header: c.pos,
+        uncompressed: uncompressed?,
+        compressed: compressed?,
+        values,
+    })
 }
 
 /// Where in the footer a struct sits; only the path down to `ColumnMetaData` matters.
@@ -376,7 +404,13 @@ mod tests {
         ];
         let mut bytes = header.to_vec();
         bytes.extend_from_slice(b"page data");
-        assert_eq!(page_header_sizes(&bytes), Some((header.len(), 300, -1)));
+        let sizes = PageSizes {
+            header: header.len(),
+            uncompressed: 300,
+            compressed: -1,
+            values: Some(4),
+        };
+        assert_eq!(page_header_sizes(&bytes), Some(sizes));
         assert_eq!(page_header_sizes(&header[..6]), None);
         // Without the compressed size it is no page header.
         assert_eq!(page_header_sizes(&[0x15, 0x00, 0x15, 0x02, STOP]), None);

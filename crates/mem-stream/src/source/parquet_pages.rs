@@ -27,9 +27,11 @@ const MAX_PAGES: usize = 1 << 20;
 
 /// Refuses a page of a projected column (`projection` holds root column names) whose stated
 /// uncompressed size is over the budget's batch share, or negative, or whose stated compressed
-/// size runs past its column chunk. With a `limit` (a sample), only the row groups that hold its
-/// first `limit` rows are walked: the reader reads no other (a preview of a big file otherwise
-/// spends most of its time reading the headers of pages it never reads).
+/// size runs past its column chunk. With a `limit` (a sample), only the pages that hold its
+/// first `limit` rows are walked: the row groups that hold them, and in the last one, for a
+/// column without repetition (one value per row), the data pages up to those rows and one more;
+/// the reader reads no other (a preview of a big file otherwise spends most of its time reading
+/// the headers of pages it never reads).
 pub(crate) fn check_page_sizes(
     path: &Path,
     file: &File,
@@ -44,6 +46,8 @@ pub(crate) fn check_page_sizes(
         if limit.is_some_and(|l| first_row >= l as u64) {
             break;
         }
+        // Rows of this group the sample needs (all of them without a limit).
+        let needed = limit.map_or(u64::MAX, |l| (l as u64).saturating_sub(first_row));
         first_row = first_row.saturating_add(u64::try_from(rg.num_rows()).unwrap_or(0));
         for c in rg.columns() {
             let root = c.column_path().parts().first().cloned().unwrap_or_default();
@@ -53,14 +57,22 @@ pub(crate) fn check_page_sizes(
             // `check_layout` made sure the range is inside the file and not negative.
             let (start, len) = c.byte_range();
             let end = start.saturating_add(len);
-            let mut pos = start;
+            let flat = c.column_descr().max_rep_level() == 0;
+            let (mut pos, mut values, mut past) = (start, 0u64, 0usize);
             for page in 0..MAX_PAGES {
-                if pos >= end {
+                if pos >= end || (flat && past > 1) {
                     break;
                 }
-                let Some((header, uncompressed, compressed)) = read_header(file, pos, end) else {
+                let Some((header, uncompressed, compressed, page_values)) =
+                    read_header(file, pos, end)
+                else {
                     break;
                 };
+                values =
+                    values.saturating_add(u64::try_from(page_values.unwrap_or(0)).unwrap_or(0));
+                if values >= needed {
+                    past += 1;
+                }
                 let what = || {
                     format!(
                         "row group {g}, column {}, page {page}",
@@ -96,15 +108,15 @@ pub(crate) fn check_page_sizes(
     Ok(())
 }
 
-/// The page header at `pos` (before `end`): its length and sizes, reading more of the file while
-/// it is cut short.
-fn read_header(file: &File, pos: u64, end: u64) -> Option<(u64, i32, i32)> {
+/// The page header at `pos` (before `end`): its length, sizes and values, reading more of the
+/// file while it is cut short.
+fn read_header(file: &File, pos: u64, end: u64) -> Option<(u64, i32, i32, Option<i32>)> {
     let mut want = FIRST_READ;
     loop {
         let n = want.min(end - pos);
         let bytes = read_at(file, pos, usize::try_from(n).ok()?)?;
-        if let Some((header, uncompressed, compressed)) = page_header_sizes(&bytes) {
-            return Some((header as u64, uncompressed, compressed));
+        if let Some(p) = page_header_sizes(&bytes) {
+            return Some((p.header as u64, p.uncompressed, p.compressed, p.values));
         }
         if n < want || want >= MAX_HEADER {
             return None;

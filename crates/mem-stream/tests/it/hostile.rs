@@ -439,3 +439,64 @@ fn parquet_page_sizes_are_checked_before_decompressing() {
         assert_clean(&e, &p);
     }
 }
+
+/// A sample walks only the page headers of the rows it reads: a lying header in the last page of
+/// a row group does not stop a 10-row preview (the reader never reads that page), while the
+/// stream, which reads it, refuses it before decompressing.
+#[test]
+fn a_sample_walks_only_the_pages_it_reads() {
+    let d = tempfile::tempdir().unwrap();
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..12_000));
+    let batch = RecordBatch::try_from_iter([("id", ids)]).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_dictionary_enabled(false)
+        .set_write_batch_size(1000)
+        .set_data_page_row_count_limit(1000)
+        .build();
+    let mut bytes = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let p = d.path().join("last-page.parquet");
+    std::fs::write(&p, &bytes).unwrap();
+    let md = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(&p).unwrap())
+        .unwrap();
+    let at = md.row_group(0).column(0).data_page_offset() as usize;
+    // Every page holds 1,000 values: the same header start (type 0, then the same uncompressed
+    // size, a two-byte varint); the last match is the last page.
+    let prefix = bytes[at..at + 5].to_vec();
+    assert_eq!((prefix[0], prefix[2]), (0x15, 0x15));
+    assert!(prefix[3] & 0x80 != 0 && prefix[4] & 0x80 == 0, "{prefix:?}");
+    let last = bytes
+        .windows(prefix.len())
+        .rposition(|w| w == prefix.as_slice())
+        .unwrap();
+    assert!(last > at + 8000, "the file has one page only");
+    // The last page claims 1,000,000 bytes (a three-byte varint in place of two: the header is
+    // a byte longer, which the walk reads before anything else of the page).
+    let z = 2_000_000u32;
+    let varint = [
+        (z & 0x7f) as u8 | 0x80,
+        ((z >> 7) & 0x7f) as u8 | 0x80,
+        (z >> 14) as u8,
+    ];
+    bytes.splice(last + 3..last + 5, varint);
+    std::fs::write(&p, &bytes).unwrap();
+    // 1 MB: a page may take 256 KiB.
+    let small = StreamingLoader::builder()
+        .memory_limit(MIB)
+        .build()
+        .unwrap();
+    let (s, _) = small
+        .sample(&p, 10)
+        .expect("the preview reads the first page only");
+    assert_eq!(s.num_rows(), 10);
+    let e = small
+        .stream(&p)
+        .and_then(|mut s| s.try_for_each(|item| item.map(|_| ())))
+        .unwrap_err();
+    assert!(matches!(e, StreamError::OverBudget { .. }), "{e}");
+}
