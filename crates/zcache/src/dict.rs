@@ -53,6 +53,7 @@ pub(crate) struct Dicts {
     /// Install order, for the bound on how many are kept.
     order: Mutex<Vec<u32>>,
     dir: Option<PathBuf>,
+    #[cfg_attr(not(feature = "zstd"), allow(dead_code))] // used by zstd dictionaries only
     read_only: bool,
 }
 
@@ -69,6 +70,7 @@ pub(crate) fn dict_id_of(_bytes: &[u8]) -> u32 {
 }
 
 /// Serializes a dictionary file.
+#[cfg_attr(not(feature = "zstd"), allow(dead_code))] // used by zstd dictionaries only
 pub(crate) fn encode_dict_file(d: &Dict) -> Vec<u8> {
     let mut out = Vec::with_capacity(DICT_HEADER + d.bytes.len());
     out.extend_from_slice(&DICT_MAGIC);
@@ -182,6 +184,7 @@ impl Dicts {
     /// Makes `bytes` the dictionary of `family`: written to disk first (with a disk tier),
     /// then usable. `None` when it has no id, collides with another dictionary's id, or cannot
     /// be written.
+    #[cfg_attr(not(feature = "zstd"), allow(dead_code))] // used by zstd dictionaries only
     pub(crate) fn install(&self, family: &str, bytes: Vec<u8>) -> Option<Arc<Dict>> {
         let id = dict_id_of(&bytes);
         if id == 0 || bytes.len() > MAX_DICT_BYTES {

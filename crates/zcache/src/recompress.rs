@@ -52,6 +52,7 @@ const SAMPLE_PREFIX: usize = 16 << 10;
 /// Families sampled or with a dictionary.
 const MAX_FAMILIES: usize = 16;
 /// Largest dictionary trained.
+#[cfg_attr(not(feature = "zstd"), allow(dead_code))] // used by zstd dictionaries only
 const DICT_SIZE: usize = 64 << 10;
 
 /// The background recompression settings.
@@ -175,6 +176,7 @@ struct Family {
 pub(crate) struct State {
     families: HashMap<String, Family>,
     /// Dictionaries trained (retrains included).
+    #[cfg_attr(not(feature = "zstd"), allow(dead_code))] // used by zstd dictionaries only
     pub trained: u64,
 }
 

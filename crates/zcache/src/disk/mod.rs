@@ -371,6 +371,7 @@ pub(crate) fn read_small_regular(path: &Path, max: usize) -> std::io::Result<Opt
 
 /// Writes `bytes` to `path` in `dir` (created if missing) atomically: a temp file, fsync,
 /// rename, fsync of the directory.
+#[cfg_attr(not(feature = "zstd"), allow(dead_code))] // used by zstd dictionaries only
 pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
