@@ -392,26 +392,37 @@ fn big_endian_blocks_are_checked_too() {
 
 /// A Parquet page header whose uncompressed size lies is refused before the reader allocates it
 /// (it zero-fills that many bytes for snappy pages).
-#[test]
-fn parquet_page_sizes_are_checked_before_decompressing() {
-    let d = tempfile::tempdir().unwrap();
+/// A Parquet file of one `id` column (0..12,000) written with `props` into `dir/name`: its bytes
+/// and the offset of its first data page.
+fn id_parquet(
+    dir: &Path,
+    name: &str,
+    props: parquet::file::properties::WriterProperties,
+) -> (PathBuf, Vec<u8>, usize) {
     let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..12_000));
     let batch = RecordBatch::try_from_iter([("id", ids)]).unwrap();
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .set_dictionary_enabled(false)
-        .build();
     let mut bytes = Vec::new();
     let mut w =
         parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-    let p = d.path().join("page.parquet");
+    let p = dir.join(name);
     std::fs::write(&p, &bytes).unwrap();
     let md = parquet::file::metadata::ParquetMetaDataReader::new()
         .parse_and_finish(&std::fs::File::open(&p).unwrap())
         .unwrap();
     let at = md.row_group(0).column(0).data_page_offset() as usize;
+    (p, bytes, at)
+}
+
+#[test]
+fn parquet_page_sizes_are_checked_before_decompressing() {
+    let d = tempfile::tempdir().unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_dictionary_enabled(false)
+        .build();
+    let (p, mut bytes, at) = id_parquet(d.path(), "page.parquet", props);
     // PageHeader { 1: type (i32), 2: uncompressed_page_size (i32, zigzag varint), .. }: 96 KB
     // of values take a three-byte varint; make it claim 1,000,000 bytes.
     assert_eq!(bytes[at], 0x15);
@@ -446,25 +457,13 @@ fn parquet_page_sizes_are_checked_before_decompressing() {
 #[test]
 fn a_sample_walks_only_the_pages_it_reads() {
     let d = tempfile::tempdir().unwrap();
-    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..12_000));
-    let batch = RecordBatch::try_from_iter([("id", ids)]).unwrap();
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::SNAPPY)
         .set_dictionary_enabled(false)
         .set_write_batch_size(1000)
         .set_data_page_row_count_limit(1000)
         .build();
-    let mut bytes = Vec::new();
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-    let p = d.path().join("last-page.parquet");
-    std::fs::write(&p, &bytes).unwrap();
-    let md = parquet::file::metadata::ParquetMetaDataReader::new()
-        .parse_and_finish(&std::fs::File::open(&p).unwrap())
-        .unwrap();
-    let at = md.row_group(0).column(0).data_page_offset() as usize;
+    let (p, mut bytes, at) = id_parquet(d.path(), "last-page.parquet", props);
     // Every page holds 1,000 values: the same header start (type 0, then the same uncompressed
     // size, a two-byte varint); the last match is the last page.
     let prefix = bytes[at..at + 5].to_vec();
