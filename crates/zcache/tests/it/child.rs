@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zcache::CompressedCache;
 
@@ -139,5 +139,14 @@ fn threads() {
     std::thread::sleep(Duration::from_millis(30));
     println!("alive {}", cleanup_threads());
     drop(caches);
-    println!("after_drop {}", cleanup_threads());
+    // Dropping joins each thread, but the kernel may list a joined thread in /proc/self/task
+    // for a moment longer (join returns when the thread clears its tid, before it is reaped):
+    // wait up to 2 s for the count to reach 0. A thread still running would stay counted.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut left = cleanup_threads();
+    while left > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        left = cleanup_threads();
+    }
+    println!("after_drop {left}");
 }
