@@ -390,8 +390,6 @@ fn big_endian_blocks_are_checked_too() {
     assert!(e.contains("lies outside the file"), "{e}");
 }
 
-/// A Parquet page header whose uncompressed size lies is refused before the reader allocates it
-/// (it zero-fills that many bytes for snappy pages).
 /// A Parquet file of one `id` column (0..12,000) written with `props` into `dir/name`: its bytes
 /// and the offset of its first data page.
 fn id_parquet(
@@ -415,6 +413,8 @@ fn id_parquet(
     (p, bytes, at)
 }
 
+/// A Parquet page header whose uncompressed size lies is refused before the reader allocates it
+/// (it zero-fills that many bytes for snappy pages).
 #[test]
 fn parquet_page_sizes_are_checked_before_decompressing() {
     let d = tempfile::tempdir().unwrap();
